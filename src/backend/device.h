@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device core: the device side of the virtio-argo protocol, shared by
+ * every backend daemon.  It owns the device's Argo ring, the session with
+ * the guest, feature negotiation, the status state machine (NEEDS_RESET
+ * included), config space with its generation count, queue setup, and the
+ * request objects.  A device (blk, net, console) sees only:
+ *
+ *   ops->request(dev, req)      a buffer chain popped from a queue, with
+ *                               its device-readable bytes (req->out) and a
+ *                               buffer for the device-writable ones (req->in)
+ *   va_req_complete(req, n)     n bytes of req->in are the answer
+ *
+ * plus a few lifecycle callbacks.  Requests may be completed in any order
+ * and later (after I/O); the core sends the RESPONSE records, batching
+ * them, and waits for ring space when the guest's ring is full.
+ *
+ * Trust: everything from the guest is validated here before a device sees
+ * it.  Requests per queue are bounded by the negotiated queue size, sizes by
+ * the device's max_request, so memory per device is bounded.  Messages
+ * from any domain other than the served guest never arrive (the ring's
+ * partner is the guest) and are dropped if they do.
+ *
+ * The core does not own the event loop; it registers its fds with the
+ * va_loop it is given.
+ */
+#ifndef VA_BACKEND_DEVICE_H
+#define VA_BACKEND_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "argo.h"
+#include "loop.h"
+
+struct va_dev;
+
+struct va_req {
+	struct va_dev *dev;
+	uint16_t queue;
+	uint32_t id;			/* the driver's request id (hdr.token) */
+	const uint8_t *out;		/* device-readable bytes */
+	uint32_t out_len;
+	uint8_t *in;			/* device-writable buffer of in_len bytes */
+	uint32_t in_len;
+	uint16_t nr_in;			/* the driver's segment layout of `in` */
+	const uint32_t *in_seg;
+	void *priv;			/* free for the device's use */
+};
+
+struct va_dev_ops {
+	/*
+	 * A request arrived on an enabled queue of a DRIVER_OK device.  The
+	 * device owns it until va_req_complete().  Called only from the loop.
+	 */
+	void (*request)(struct va_dev *dev, struct va_req *req);
+	/* Every request of the current ring drain has been passed to
+	 * ->request: submit batched I/O now.  Optional. */
+	void (*kick)(struct va_dev *dev);
+	/*
+	 * FEATURES_OK was requested with these negotiated bits (device bits
+	 * and VERSION_1).  Return 0 to accept, negative errno to refuse
+	 * (the status then lacks FEATURES_OK).  Optional.
+	 */
+	int (*set_features)(struct va_dev *dev, uint64_t features);
+	/* The driver wrote config bytes [off, off+size) (already stored in
+	 * the config buffer).  Optional: without it config is read-only and
+	 * writes are refused. */
+	int (*write_config)(struct va_dev *dev, uint32_t off, uint32_t size);
+	/* DRIVER_OK was set.  Optional. */
+	void (*driver_ok)(struct va_dev *dev);
+	/*
+	 * The device is being reset (status 0, a new guest session, the guest
+	 * gone, or shutdown).  Drop queued work that has not started.  Requests
+	 * whose I/O is under way stay valid: complete them when it ends; their
+	 * responses are discarded (an old session's answer never reaches a new
+	 * one).  Optional.
+	 */
+	void (*reset)(struct va_dev *dev);
+};
+
+struct va_dev_info {
+	uint32_t device_id;		/* virtio device id */
+	uint32_t vendor_id;
+	uint64_t features;		/* device feature bits 0-63 (VERSION_1 added by the core) */
+	uint16_t num_queues;
+	uint32_t max_queue_size;
+	uint32_t config_size;		/* <= VA_MAX_CONFIG_SIZE */
+	uint32_t max_request;		/* largest REQUEST body accepted (0: ring limit) */
+	uint32_t max_in;		/* largest device-writable size (0: ring limit) */
+};
+
+struct va_dev_opts {
+	uint16_t guest_domid;		/* the one domain served */
+	uint32_t port;			/* Argo port of the device (both rings) */
+	uint32_t ring_len;		/* data bytes of our ring (0: default) */
+	const char *name;		/* for logs, e.g. "blk" */
+};
+
+int va_dev_new(struct va_loop *loop, struct va_argo *argo,
+	       const struct va_dev_info *info, const struct va_dev_ops *ops,
+	       void *opaque, const struct va_dev_opts *opts,
+	       struct va_dev **ret);
+/* Stops (if started) and frees.  NULL is fine. */
+void va_dev_free(struct va_dev *dev);
+
+/*
+ * Begin serving: wait for the guest domain to exist, register the ring,
+ * announce this session with HELLO.  Returns at once; progress happens in
+ * the loop.
+ */
+int va_dev_start(struct va_dev *dev);
+
+/*
+ * Clean shutdown: stop accepting requests, wait (at most timeout_ms) for
+ * the device to complete those in flight and for their responses to be
+ * sent, reset the device, unregister the ring, then call done(opaque).
+ */
+void va_dev_stop(struct va_dev *dev, uint64_t timeout_ms, va_cb done,
+		 void *opaque);
+
+void *va_dev_opaque(const struct va_dev *dev);
+struct va_loop *va_dev_loop(const struct va_dev *dev);
+const char *va_dev_name(const struct va_dev *dev);
+uint16_t va_dev_guest(const struct va_dev *dev);
+uint32_t va_dev_port(const struct va_dev *dev);
+
+/* Config space (config_size bytes), owned by the core, written by the
+ * device.  After changing it call va_dev_config_changed(). */
+uint8_t *va_dev_config(struct va_dev *dev);
+/* Bump the generation and send EVENT_CONFIG to the driver. */
+void va_dev_config_changed(struct va_dev *dev);
+/* Set NEEDS_RESET (reason logged) and tell the driver. */
+void va_dev_needs_reset(struct va_dev *dev, const char *reason);
+
+uint64_t va_dev_features(const struct va_dev *dev);	/* negotiated */
+uint8_t va_dev_status(const struct va_dev *dev);
+uint16_t va_dev_queue_size(const struct va_dev *dev, uint16_t queue);
+unsigned int va_dev_inflight(const struct va_dev *dev);
+
+/*
+ * Finish a request: the first `written` bytes of req->in (written <=
+ * req->in_len) go back to the driver.  Frees req.  Safe after a reset
+ * (the response is then dropped).
+ */
+void va_req_complete(struct va_req *req, uint32_t written);
+
+/* Counters for logs and tests. */
+struct va_dev_stats {
+	uint64_t requests;
+	uint64_t responses;
+	uint64_t dropped;		/* malformed or unexpected messages */
+	uint64_t violations;		/* protocol violations */
+	uint64_t eagain;		/* sends that waited for ring space */
+	uint64_t sessions;		/* guest sessions seen */
+};
+void va_dev_get_stats(const struct va_dev *dev, struct va_dev_stats *ret);
+
+#endif /* VA_BACKEND_DEVICE_H */
