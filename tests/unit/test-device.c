@@ -1,0 +1,899 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device core's protocol handling (device.c) without Argo: records go
+ * in through va_dev_input(), everything the core sends is captured by a
+ * send hook, and a fake device holds the requests it is given.  Covers
+ * negotiation, each error path of the rules, malformed input, sessions,
+ * NEEDS_RESET, in-flight bounds, batching, -EAGAIN queueing.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "device-priv.h"
+#include "log.h"
+#include "loop.h"
+
+#define GUEST		7
+#define PORT		0x1234u
+#define SESS		0x1111u
+#define QSIZE		4u
+#define MAX_MSGS	64
+#define MAX_HELD	64
+#define CFG_SIZE	16u
+#define DRV_RING_LEN	65472u	/* 16 pages - 64 */
+
+struct msg {
+	uint8_t *buf;
+	size_t len;
+};
+
+static struct va_loop *loop;
+static struct va_dev *dev;
+static struct msg msgs[MAX_MSGS];
+static unsigned int nmsgs;
+static int send_result;		/* 0: accept, else returned */
+static struct va_req *held[MAX_HELD];
+static unsigned int nheld;
+static unsigned int resets;
+static int refuse_features;
+
+static int hook(void *opaque, const struct iovec *iov, unsigned int niov,
+		uint32_t type)
+{
+	size_t len = 0, pos = 0;
+	unsigned int i;
+
+	ck_assert_uint_eq(type, VA_ARGO_MSG_TYPE);
+	if (send_result)
+		return send_result;
+	ck_assert_uint_lt(nmsgs, MAX_MSGS);
+	for (i = 0; i < niov; i++)
+		len += iov[i].iov_len;
+	msgs[nmsgs].buf = malloc(len ? len : 1);
+	for (i = 0; i < niov; i++) {
+		memcpy(msgs[nmsgs].buf + pos, iov[i].iov_base, iov[i].iov_len);
+		pos += iov[i].iov_len;
+	}
+	msgs[nmsgs].len = len;
+	nmsgs++;
+	return (int)len;
+}
+
+static void fake_request(struct va_dev *d, struct va_req *req)
+{
+	ck_assert_uint_lt(nheld, MAX_HELD);
+	held[nheld++] = req;
+}
+
+static void fake_reset(struct va_dev *d)
+{
+	resets++;
+}
+
+static int fake_set_features(struct va_dev *d, uint64_t f)
+{
+	return refuse_features ? -ENOTSUP : 0;
+}
+
+static int fake_write_config(struct va_dev *d, uint32_t off, uint32_t size)
+{
+	return off >= 8 ? -EPERM : 0;
+}
+
+static const struct va_dev_ops ops = {
+	.request = fake_request,
+	.reset = fake_reset,
+	.set_features = fake_set_features,
+	.write_config = fake_write_config,
+};
+
+static void clear_msgs(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < nmsgs; i++)
+		free(msgs[i].buf);
+	nmsgs = 0;
+}
+
+static void setup(void)
+{
+	struct va_dev_info info = {
+		.device_id = 0x7f00,
+		.features = 0x5,
+		.num_queues = 2,
+		.max_queue_size = QSIZE,
+		.config_size = CFG_SIZE,
+		.max_request = 8192,
+		.max_in = 65536,
+	};
+	struct va_dev_opts opts = {
+		.guest_domid = GUEST,
+		.port = PORT,
+		.ring_len = VA_RING_LEN_MIN,
+		.name = "t",
+	};
+
+	va_log_init("test-device", VA_LOG_ERR, false);
+	ck_assert_int_eq(va_loop_new(&loop), 0);
+	ck_assert_int_eq(va_dev_new(loop, NULL, &info, &ops, NULL, &opts,
+				    &dev), 0);
+	va_dev_set_send_hook(dev, hook, NULL);
+	nmsgs = 0;
+	nheld = 0;
+	resets = 0;
+	send_result = 0;
+	refuse_features = 0;
+}
+
+static void teardown(void)
+{
+	va_dev_free(dev);
+	va_loop_free(loop);
+	clear_msgs();
+}
+
+/* Send one message of raw bytes and run the loop once (flushes). */
+static void input_raw(const void *p, size_t len)
+{
+	va_dev_input(dev, GUEST, PORT, VA_ARGO_MSG_TYPE, p, (uint32_t)len);
+	va_loop_run_once(loop, 0);
+}
+
+static void input(uint8_t id, uint8_t flags, uint16_t q, uint32_t sess,
+		  uint32_t token, const void *body, size_t len)
+{
+	struct va_batch b;
+	struct iovec iov = { .iov_base = (void *)body, .iov_len = len };
+
+	va_batch_init(&b, 1 << 20);
+	ck_assert_int_eq(va_batch_add(&b, id, flags, q, sess, token, &iov,
+				      len ? 1 : 0), 0);
+	input_raw(b.buf, b.len);
+	va_batch_free(&b);
+}
+
+/* Record `n` of the last captured message. */
+static struct va_rec last_rec(unsigned int n)
+{
+	struct va_rec_iter it;
+	struct va_rec rec;
+	unsigned int i;
+
+	ck_assert_uint_gt(nmsgs, 0);
+	va_rec_iter_init(&it, msgs[nmsgs - 1].buf, msgs[nmsgs - 1].len);
+	for (i = 0; i <= n; i++)
+		ck_assert_int_eq(va_rec_next(&it, &rec), 1);
+	return rec;
+}
+
+static unsigned int last_count(void)
+{
+	struct va_rec_iter it;
+	struct va_rec rec;
+	unsigned int n = 0;
+
+	va_rec_iter_init(&it, msgs[nmsgs - 1].buf, msgs[nmsgs - 1].len);
+	while (va_rec_next(&it, &rec) == 1)
+		n++;
+	return n;
+}
+
+static uint32_t err_of(const struct va_rec *r)
+{
+	struct va_error e;
+
+	ck_assert_uint_eq(r->flags, VA_F_RESPONSE | VA_F_ERROR);
+	ck_assert_int_eq(va_rec_body(r, &e, sizeof(e), true), 0);
+	return va_le32_to_cpu(e.error);
+}
+
+/* Expect exactly one new message holding one error record. */
+static void expect_err(uint8_t id, uint32_t token, uint32_t err)
+{
+	struct va_rec r;
+
+	ck_assert_uint_eq(nmsgs, 1);
+	ck_assert_uint_eq(last_count(), 1);
+	r = last_rec(0);
+	ck_assert_uint_eq(r.msg_id, id);
+	ck_assert_uint_eq(r.token, token);
+	ck_assert_uint_eq(r.session, va_dev_session(dev));
+	ck_assert_uint_eq(err_of(&r), err);
+	clear_msgs();
+}
+
+static void expect_ok(uint8_t id, uint32_t token)
+{
+	struct va_rec r;
+
+	ck_assert_uint_eq(nmsgs, 1);
+	r = last_rec(0);
+	ck_assert_uint_eq(r.msg_id, id);
+	ck_assert_uint_eq(r.flags, VA_F_RESPONSE);
+	ck_assert_uint_eq(r.token, token);
+}
+
+static void device_info(uint32_t sess)
+{
+	struct va_device_info_req rq = {
+		.driver_ring_len = va_cpu_to_le32(DRV_RING_LEN),
+	};
+	struct va_device_info di;
+	struct va_rec r;
+
+	input(VA_MSG_DEVICE_INFO, 0, 0, sess, 1, &rq, sizeof(rq));
+	expect_ok(VA_MSG_DEVICE_INFO, 1);
+	r = last_rec(0);
+	ck_assert_int_eq(va_rec_body(&r, &di, sizeof(di), true), 0);
+	ck_assert_uint_eq(va_le32_to_cpu(di.device_id), 0x7f00);
+	ck_assert_uint_eq(va_le16_to_cpu(di.num_queues), 2);
+	ck_assert_uint_eq(va_le32_to_cpu(di.max_queue_size), QSIZE);
+	ck_assert_uint_eq(va_le32_to_cpu(di.config_size), CFG_SIZE);
+	ck_assert_uint_eq(va_le32_to_cpu(di.device_ring_len), VA_RING_LEN_MIN);
+	clear_msgs();
+}
+
+static uint8_t set_status(uint32_t sess, uint32_t st)
+{
+	struct va_status s = { .status = va_cpu_to_le32(st) };
+	struct va_rec r;
+
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, sess, 2, &s, sizeof(s));
+	r = last_rec(0);
+	ck_assert_uint_eq(r.msg_id, VA_MSG_SET_DEVICE_STATUS);
+	if (r.flags & VA_F_ERROR)
+		return 0xff;
+	ck_assert_int_eq(va_rec_body(&r, &s, sizeof(s), true), 0);
+	clear_msgs();
+	return (uint8_t)va_le32_to_cpu(s.status);
+}
+
+static void set_features(uint32_t sess, uint64_t bits)
+{
+	struct va_features f = { .bits = va_cpu_to_le64(bits) };
+
+	input(VA_MSG_SET_DRV_FEATURES, 0, 0, sess, 3, &f, sizeof(f));
+	expect_ok(VA_MSG_SET_DRV_FEATURES, 3);
+	clear_msgs();
+}
+
+static void set_vqueue(uint32_t sess, uint32_t q, uint32_t size)
+{
+	struct va_vqueue v = {
+		.index = va_cpu_to_le32(q),
+		.size = va_cpu_to_le32(size),
+		.enabled = va_cpu_to_le32(1),
+	};
+
+	input(VA_MSG_SET_VQUEUE, 0, (uint16_t)q, sess, 4, &v, sizeof(v));
+	expect_ok(VA_MSG_SET_VQUEUE, 4);
+	clear_msgs();
+}
+
+/* Full negotiation to DRIVER_OK with both queues enabled. */
+static void negotiate(uint32_t sess)
+{
+	device_info(sess);
+	ck_assert_uint_eq(set_status(sess, VA_STATUS_ACKNOWLEDGE),
+			  VA_STATUS_ACKNOWLEDGE);
+	ck_assert_uint_eq(set_status(sess, VA_STATUS_ACKNOWLEDGE |
+				     VA_STATUS_DRIVER), 3);
+	set_features(sess, 1ull << 32 | 1);
+	ck_assert_uint_eq(set_status(sess, 3 | VA_STATUS_FEATURES_OK), 0xb);
+	set_vqueue(sess, 0, QSIZE);
+	set_vqueue(sess, 1, 2);
+	ck_assert_uint_eq(set_status(sess, 0xf), 0xf);
+	ck_assert_uint_eq(va_dev_features(dev), 1ull << 32 | 1);
+}
+
+/* A well-formed REQUEST with the given segments and out bytes. */
+static void request(uint16_t q, uint32_t id, const uint32_t *segs,
+		    unsigned int nseg, const void *out, uint32_t out_len)
+{
+	uint8_t body[4096];
+	struct va_request rq = { 0 };
+	uint32_t in_len = 0, s;
+	unsigned int i;
+
+	for (i = 0; i < nseg; i++)
+		in_len += segs[i];
+	rq.out_len = va_cpu_to_le32(out_len);
+	rq.in_len = va_cpu_to_le32(in_len);
+	rq.nr_in = va_cpu_to_le16((uint16_t)nseg);
+	memcpy(body, &rq, sizeof(rq));
+	for (i = 0; i < nseg; i++) {
+		s = va_cpu_to_le32(segs[i]);
+		memcpy(body + sizeof(rq) + 4 * i, &s, 4);
+	}
+	memcpy(body + sizeof(rq) + 4 * nseg, out, out_len);
+	input(VA_MSG_REQUEST, 0, q, SESS, id, body,
+	      sizeof(rq) + 4 * nseg + out_len);
+}
+
+START_TEST(test_happy_path)
+{
+	uint32_t seg[2] = { 3, 5 };
+	struct va_response resp;
+	struct va_rec r;
+
+	negotiate(SESS);
+	request(0, 42, seg, 2, "hello", 5);
+	ck_assert_uint_eq(nmsgs, 0);
+	ck_assert_uint_eq(nheld, 1);
+	ck_assert_uint_eq(held[0]->id, 42);
+	ck_assert_uint_eq(held[0]->queue, 0);
+	ck_assert_uint_eq(held[0]->out_len, 5);
+	ck_assert_mem_eq(held[0]->out, "hello", 5);
+	ck_assert_uint_eq(held[0]->in_len, 8);
+	ck_assert_uint_eq(held[0]->nr_in, 2);
+	ck_assert_uint_eq(held[0]->in_seg[1], 5);
+	ck_assert_uint_eq(va_dev_inflight(dev), 1);
+	memcpy(held[0]->in, "abcdefgh", 8);
+	va_req_complete(held[0], 6);
+	va_loop_run_once(loop, 0);
+	expect_ok(VA_MSG_RESPONSE, 42);
+	r = last_rec(0);
+	ck_assert_uint_eq(r.len, 8 + 6);
+	memcpy(&resp, r.body, sizeof(resp));
+	ck_assert_uint_eq(va_le32_to_cpu(resp.written), 6);
+	ck_assert_mem_eq(r.body + 8, "abcdef", 6);
+	ck_assert_uint_eq(va_dev_inflight(dev), 0);
+}
+END_TEST
+
+START_TEST(test_batching_and_large)
+{
+	uint32_t seg = 16, big = 8000;
+	struct va_rec r;
+
+	negotiate(SESS);
+	request(0, 1, &seg, 1, "", 0);
+	request(0, 2, &seg, 1, "", 0);
+	request(1, 3, &big, 1, "", 0);
+	ck_assert_uint_eq(nheld, 3);
+	va_req_complete(held[0], 16);
+	va_req_complete(held[1], 4);
+	va_req_complete(held[2], 8000);
+	va_loop_run_once(loop, 0);
+	/* The two small ones batched (first), the large one alone. */
+	ck_assert_uint_eq(nmsgs, 2);
+	ck_assert_uint_eq(last_count(), 1);
+	r = last_rec(0);
+	ck_assert_uint_eq(r.token, 3);
+	ck_assert_uint_eq(r.len, 8008);
+	nmsgs--;
+	ck_assert_uint_eq(last_count(), 2);
+	ck_assert_uint_eq(last_rec(0).token, 1);
+	ck_assert_uint_eq(last_rec(1).token, 2);
+	nmsgs++;
+}
+END_TEST
+
+START_TEST(test_eagain_queue)
+{
+	uint32_t seg = 16, big = 8000;
+	struct va_dev_stats st;
+
+	negotiate(SESS);
+	request(0, 1, &seg, 1, "", 0);
+	request(1, 2, &big, 1, "", 0);
+	request(0, 3, &seg, 1, "", 0);
+	send_result = -EAGAIN;
+	va_req_complete(held[0], 1);
+	va_loop_run_once(loop, 0);
+	va_req_complete(held[1], 8000);
+	va_req_complete(held[2], 2);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	va_dev_get_stats(dev, &st);
+	ck_assert_uint_ge(st.eagain, 1);
+	send_result = 0;
+	va_dev_retry_sends(dev);
+	ck_assert_uint_eq(nmsgs, 3);
+	ck_assert_uint_eq(last_rec(0).token, 3);
+	nmsgs--;
+	ck_assert_uint_eq(last_rec(0).token, 2);
+	nmsgs--;
+	ck_assert_uint_eq(last_rec(0).token, 1);
+	nmsgs += 2;
+	/* The guest gone: dropped, nothing queued. */
+	request(0, 4, &seg, 1, "", 0);
+	send_result = -ECONNREFUSED;
+	va_req_complete(held[3], 1);
+	va_loop_run_once(loop, 0);
+	send_result = 0;
+	clear_msgs();
+	va_dev_retry_sends(dev);
+	ck_assert_uint_eq(nmsgs, 0);
+}
+END_TEST
+
+START_TEST(test_no_session)
+{
+	struct va_status s = { 0 };
+
+	input(VA_MSG_GET_DEVICE_STATUS, 0, 0, SESS, 9, NULL, 0);
+	expect_err(VA_MSG_GET_DEVICE_STATUS, 9, VA_ERR_STATE);
+	device_info(SESS);
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS + 1, 10, &s, sizeof(s));
+	expect_err(VA_MSG_SET_DEVICE_STATUS, 10, VA_ERR_STATE);
+	input(0x77, 0, 0, SESS, 11, NULL, 0);
+	expect_err(0x77, 11, VA_ERR_UNSUPPORTED);
+}
+END_TEST
+
+START_TEST(test_device_info_bad)
+{
+	struct va_device_info_req rq = { .driver_ring_len = va_cpu_to_le32(100) };
+	uint8_t shortb[4] = { 0 };
+
+	input(VA_MSG_DEVICE_INFO, 0, 0, SESS, 1, &rq, sizeof(rq));
+	expect_err(VA_MSG_DEVICE_INFO, 1, VA_ERR_INVALID);
+	input(VA_MSG_DEVICE_INFO, 0, 0, SESS, 2, shortb, sizeof(shortb));
+	expect_err(VA_MSG_DEVICE_INFO, 2, VA_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(test_features)
+{
+	struct va_features f = { .block = va_cpu_to_le32(0) };
+	struct va_rec r;
+
+	device_info(SESS);
+	input(VA_MSG_GET_DEV_FEATURES, 0, 0, SESS, 5, &f, sizeof(f));
+	expect_ok(VA_MSG_GET_DEV_FEATURES, 5);
+	r = last_rec(0);
+	ck_assert_int_eq(va_rec_body(&r, &f, sizeof(f), true), 0);
+	ck_assert_uint_eq(va_le64_to_cpu(f.bits), 1ull << 32 | 5);
+	clear_msgs();
+	f.block = va_cpu_to_le32(1);
+	input(VA_MSG_GET_DEV_FEATURES, 0, 0, SESS, 6, &f, sizeof(f));
+	r = last_rec(0);
+	ck_assert_int_eq(va_rec_body(&r, &f, sizeof(f), true), 0);
+	ck_assert_uint_eq(f.bits, 0);
+	clear_msgs();
+	f.block = va_cpu_to_le32(2);
+	input(VA_MSG_GET_DEV_FEATURES, 0, 0, SESS, 7, &f, sizeof(f));
+	expect_err(VA_MSG_GET_DEV_FEATURES, 7, VA_ERR_RANGE);
+	input(VA_MSG_GET_DEV_FEATURES, 0, 0, SESS, 7, &f, 8);
+	expect_err(VA_MSG_GET_DEV_FEATURES, 7, VA_ERR_INVALID);
+	/* SET before DRIVER: STATE. */
+	f.block = 0;
+	f.bits = va_cpu_to_le64(1);
+	input(VA_MSG_SET_DRV_FEATURES, 0, 0, SESS, 8, &f, sizeof(f));
+	expect_err(VA_MSG_SET_DRV_FEATURES, 8, VA_ERR_STATE);
+	set_status(SESS, 3);
+	f.bits = va_cpu_to_le64(2);
+	input(VA_MSG_SET_DRV_FEATURES, 0, 0, SESS, 9, &f, sizeof(f));
+	expect_err(VA_MSG_SET_DRV_FEATURES, 9, VA_ERR_INVALID);
+	/* Without VERSION_1, FEATURES_OK is not granted. */
+	set_features(SESS, 1);
+	ck_assert_uint_eq(set_status(SESS, 0xb), 3);
+	/* Refused by the device: not granted either. */
+	refuse_features = 1;
+	set_features(SESS, 1ull << 32);
+	ck_assert_uint_eq(set_status(SESS, 0xb), 3);
+	refuse_features = 0;
+	ck_assert_uint_eq(set_status(SESS, 0xb), 0xb);
+	/* After FEATURES_OK: SET is STATE. */
+	input(VA_MSG_SET_DRV_FEATURES, 0, 0, SESS, 10, &f, sizeof(f));
+	expect_err(VA_MSG_SET_DRV_FEATURES, 10, VA_ERR_STATE);
+}
+END_TEST
+
+START_TEST(test_status_rules)
+{
+	struct va_status s = { .status = va_cpu_to_le32(1) };
+
+	device_info(SESS);
+	ck_assert_uint_eq(set_status(SESS, 3), 3);
+	/* Clearing a bit without reset. */
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 2, &s, sizeof(s));
+	expect_err(VA_MSG_SET_DEVICE_STATUS, 2, VA_ERR_INVALID);
+	/* DRIVER_OK without FEATURES_OK. */
+	s.status = va_cpu_to_le32(7);
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 2, &s, sizeof(s));
+	expect_err(VA_MSG_SET_DEVICE_STATUS, 2, VA_ERR_STATE);
+	/* Unknown bit. */
+	s.status = va_cpu_to_le32(0x13);
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 2, &s, sizeof(s));
+	expect_err(VA_MSG_SET_DEVICE_STATUS, 2, VA_ERR_INVALID);
+	/* NEEDS_RESET is the device's. */
+	s.status = va_cpu_to_le32(0x43);
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 2, &s, sizeof(s));
+	expect_err(VA_MSG_SET_DEVICE_STATUS, 2, VA_ERR_INVALID);
+	/* Malformed body. */
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 2, &s, 4);
+	expect_err(VA_MSG_SET_DEVICE_STATUS, 2, VA_ERR_INVALID);
+	resets = 0;
+	ck_assert_uint_eq(set_status(SESS, 0), 0);
+	ck_assert_uint_eq(resets, 1);
+	ck_assert_uint_eq(va_dev_status(dev), 0);
+}
+END_TEST
+
+START_TEST(test_config)
+{
+	struct {
+		struct va_config c;
+		uint8_t data[8];
+	} w;
+	struct va_config c = { .offset = 0, .size = va_cpu_to_le32(CFG_SIZE) };
+	struct va_rec r;
+
+	memcpy(va_dev_config(dev), "0123456789abcdef", CFG_SIZE);
+	device_info(SESS);
+	input(VA_MSG_GET_CONFIG, 0, 0, SESS, 5, &c, sizeof(c));
+	expect_ok(VA_MSG_GET_CONFIG, 5);
+	r = last_rec(0);
+	ck_assert_uint_eq(r.len, 16 + CFG_SIZE);
+	ck_assert_mem_eq(r.body + 16, "0123456789abcdef", CFG_SIZE);
+	clear_msgs();
+	c.offset = va_cpu_to_le32(1);
+	input(VA_MSG_GET_CONFIG, 0, 0, SESS, 6, &c, sizeof(c));
+	expect_err(VA_MSG_GET_CONFIG, 6, VA_ERR_RANGE);
+	c.offset = va_cpu_to_le32(0xffffffffu);
+	c.size = va_cpu_to_le32(2);
+	input(VA_MSG_GET_CONFIG, 0, 0, SESS, 6, &c, sizeof(c));
+	expect_err(VA_MSG_GET_CONFIG, 6, VA_ERR_RANGE);
+
+	/* Writes: ok, wrong generation, refused, bad length. */
+	memset(&w, 0, sizeof(w));
+	w.c.offset = va_cpu_to_le32(2);
+	w.c.size = va_cpu_to_le32(4);
+	memcpy(w.data, "WXYZ", 4);
+	input(VA_MSG_SET_CONFIG, 0, 0, SESS, 7, &w, 16 + 4);
+	expect_ok(VA_MSG_SET_CONFIG, 7);
+	clear_msgs();
+	ck_assert_mem_eq(va_dev_config(dev), "01WXYZ6789", 10);
+	va_dev_config_changed(dev);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(last_rec(0).msg_id, VA_MSG_EVENT_CONFIG);
+	clear_msgs();
+	input(VA_MSG_SET_CONFIG, 0, 0, SESS, 8, &w, 16 + 4);
+	expect_err(VA_MSG_SET_CONFIG, 8, VA_ERR_STATE);
+	w.c.generation = va_cpu_to_le32(1);
+	w.c.offset = va_cpu_to_le32(8);
+	input(VA_MSG_SET_CONFIG, 0, 0, SESS, 9, &w, 16 + 4);
+	expect_err(VA_MSG_SET_CONFIG, 9, VA_ERR_INVALID);
+	ck_assert_mem_eq(va_dev_config(dev) + 8, "89ab", 4);
+	input(VA_MSG_SET_CONFIG, 0, 0, SESS, 10, &w, 16 + 3);
+	expect_err(VA_MSG_SET_CONFIG, 10, VA_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(test_vqueue)
+{
+	struct va_vqueue v = { .index = va_cpu_to_le32(2) };
+	struct va_rec r;
+
+	device_info(SESS);
+	input(VA_MSG_GET_VQUEUE, 0, 0, SESS, 5, &v, sizeof(v));
+	expect_err(VA_MSG_GET_VQUEUE, 5, VA_ERR_RANGE);
+	v.index = va_cpu_to_le32(1);
+	input(VA_MSG_GET_VQUEUE, 0, 1, SESS, 5, &v, sizeof(v));
+	expect_ok(VA_MSG_GET_VQUEUE, 5);
+	r = last_rec(0);
+	ck_assert_int_eq(va_rec_body(&r, &v, sizeof(v), true), 0);
+	ck_assert_uint_eq(va_le32_to_cpu(v.max_size), QSIZE);
+	ck_assert_uint_eq(v.enabled, 0);
+	clear_msgs();
+	/* SET before FEATURES_OK. */
+	v.size = va_cpu_to_le32(2);
+	input(VA_MSG_SET_VQUEUE, 0, 1, SESS, 6, &v, sizeof(v));
+	expect_err(VA_MSG_SET_VQUEUE, 6, VA_ERR_STATE);
+	set_status(SESS, 3);
+	set_features(SESS, 1ull << 32);
+	set_status(SESS, 0xb);
+	v.size = 0;
+	input(VA_MSG_SET_VQUEUE, 0, 1, SESS, 7, &v, sizeof(v));
+	expect_err(VA_MSG_SET_VQUEUE, 7, VA_ERR_RANGE);
+	v.size = va_cpu_to_le32(QSIZE + 1);
+	input(VA_MSG_SET_VQUEUE, 0, 1, SESS, 7, &v, sizeof(v));
+	expect_err(VA_MSG_SET_VQUEUE, 7, VA_ERR_RANGE);
+	set_vqueue(SESS, 1, 3);
+	ck_assert_uint_eq(va_dev_queue_size(dev, 1), 3);
+	/* Enabled queue: STATE. */
+	v.size = va_cpu_to_le32(2);
+	input(VA_MSG_SET_VQUEUE, 0, 1, SESS, 8, &v, sizeof(v));
+	expect_err(VA_MSG_SET_VQUEUE, 8, VA_ERR_STATE);
+}
+END_TEST
+
+START_TEST(test_request_errors)
+{
+	uint32_t seg = 8, huge = 70000;
+	uint8_t body[64];
+	struct va_request rq = { 0 };
+	unsigned int i;
+
+	device_info(SESS);
+	/* Before DRIVER_OK. */
+	request(0, 1, &seg, 1, "x", 1);
+	expect_err(VA_MSG_REQUEST, 1, VA_ERR_STATE);
+	negotiate(SESS);
+	/* Body length disagrees with out_len. */
+	rq.out_len = va_cpu_to_le32(4);
+	memcpy(body, &rq, sizeof(rq));
+	input(VA_MSG_REQUEST, 0, 0, SESS, 2, body, sizeof(rq) + 3);
+	expect_err(VA_MSG_REQUEST, 2, VA_ERR_INVALID);
+	/* Short body. */
+	input(VA_MSG_REQUEST, 0, 0, SESS, 3, body, 8);
+	expect_err(VA_MSG_REQUEST, 3, VA_ERR_INVALID);
+	/* in_len disagrees with the segments. */
+	rq.out_len = 0;
+	rq.in_len = va_cpu_to_le32(9);
+	rq.nr_in = va_cpu_to_le16(1);
+	memcpy(body, &rq, sizeof(rq));
+	memcpy(body + 16, &seg, 4);
+	input(VA_MSG_REQUEST, 0, 0, SESS, 4, body, sizeof(rq) + 4);
+	expect_err(VA_MSG_REQUEST, 4, VA_ERR_INVALID);
+	/* Too many segments. */
+	rq.nr_in = va_cpu_to_le16(VA_MAX_IN_SEGS + 1);
+	memcpy(body, &rq, sizeof(rq));
+	input(VA_MSG_REQUEST, 0, 0, SESS, 5, body, sizeof(rq) + 4);
+	expect_err(VA_MSG_REQUEST, 5, VA_ERR_INVALID);
+	/* Queue out of range. */
+	request(2, 6, &seg, 1, "", 0);
+	expect_err(VA_MSG_REQUEST, 6, VA_ERR_RANGE);
+	/* Too big for max_in. */
+	request(0, 7, &huge, 1, "", 0);
+	expect_err(VA_MSG_REQUEST, 7, VA_ERR_TOO_BIG);
+	/* Response would not fit the driver ring (DRV_RING_LEN - 32). */
+	huge = 65500;
+	request(0, 8, &huge, 1, "", 0);
+	expect_err(VA_MSG_REQUEST, 8, VA_ERR_TOO_BIG);
+	/* Duplicate id, then the queue bound. */
+	request(1, 9, &seg, 1, "", 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	request(1, 9, &seg, 1, "", 0);
+	expect_err(VA_MSG_REQUEST, 9, VA_ERR_INVALID);
+	request(1, 10, &seg, 1, "", 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	request(1, 11, &seg, 1, "", 0);
+	expect_err(VA_MSG_REQUEST, 11, VA_ERR_BUSY);
+	ck_assert_uint_eq(nheld, 2);
+	/* Completing one makes room; the id can be reused. */
+	va_req_complete(held[0], 0);
+	va_loop_run_once(loop, 0);
+	clear_msgs();
+	request(1, 9, &seg, 1, "", 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	ck_assert_uint_eq(nheld, 3);
+	for (i = 1; i < nheld; i++)
+		va_req_complete(held[i], 0);
+}
+END_TEST
+
+START_TEST(test_session_change_drops)
+{
+	uint32_t seg = 8;
+	struct va_dev_stats st;
+
+	negotiate(SESS);
+	request(0, 1, &seg, 1, "", 0);
+	request(0, 2, &seg, 1, "", 0);
+	ck_assert_uint_eq(nheld, 2);
+	va_req_complete(held[0], 1);	/* batched, not yet flushed */
+	resets = 0;
+	device_info(SESS + 5);		/* runs the loop: flush */
+	ck_assert_uint_eq(resets, 1);
+	ck_assert_uint_eq(va_dev_status(dev), 0);
+	/* The old session's completion is discarded. */
+	va_req_complete(held[1], 1);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	ck_assert_uint_eq(va_dev_inflight(dev), 0);
+	va_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.sessions, 2);
+	/* The old session is now refused. */
+	input(VA_MSG_GET_DEVICE_STATUS, 0, 0, SESS, 3, NULL, 0);
+	expect_err(VA_MSG_GET_DEVICE_STATUS, 3, VA_ERR_STATE);
+}
+END_TEST
+
+START_TEST(test_reset_vqueue)
+{
+	uint32_t seg = 8;
+	struct va_vqueue v = { .index = va_cpu_to_le32(0) };
+
+	negotiate(SESS);
+	request(0, 1, &seg, 1, "", 0);
+	request(1, 2, &seg, 1, "", 0);
+	input(VA_MSG_RESET_VQUEUE, 0, 0, SESS, 3, &v, sizeof(v));
+	expect_ok(VA_MSG_RESET_VQUEUE, 3);
+	clear_msgs();
+	va_req_complete(held[0], 1);
+	va_req_complete(held[1], 1);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 1);
+	ck_assert_uint_eq(last_count(), 1);
+	ck_assert_uint_eq(last_rec(0).token, 2);
+	clear_msgs();
+	request(0, 4, &seg, 1, "", 0);
+	expect_err(VA_MSG_REQUEST, 4, VA_ERR_STATE);
+}
+END_TEST
+
+START_TEST(test_needs_reset)
+{
+	uint32_t seg = 8;
+	unsigned int i;
+	struct va_rec r;
+	struct va_event_config ev;
+	struct va_config c = { .size = va_cpu_to_le32(4) };
+
+	negotiate(SESS);
+	for (i = 0; i <= VA_DEV_MAX_VIOLATIONS; i++)
+		request(5, i, &seg, 1, "", 0);
+	ck_assert(va_dev_status(dev) & VA_STATUS_NEEDS_RESET);
+	/* The EVENT_CONFIG announcing it leads the last message, before the
+	 * error reply of the request that tipped it. */
+	ck_assert_uint_eq(last_count(), 2);
+	ck_assert_uint_eq(err_of((r = last_rec(1), &r)), VA_ERR_RANGE);
+	r = last_rec(0);
+	ck_assert_uint_eq(r.msg_id, VA_MSG_EVENT_CONFIG);
+	ck_assert_int_eq(va_rec_body(&r, &ev, sizeof(ev), true), 0);
+	ck_assert(va_le32_to_cpu(ev.status) & VA_STATUS_NEEDS_RESET);
+	clear_msgs();
+	request(0, 100, &seg, 1, "", 0);
+	expect_err(VA_MSG_REQUEST, 100, VA_ERR_NEEDS_RESET);
+	ck_assert_uint_eq(nheld, 0);
+	input(VA_MSG_GET_DEVICE_STATUS, 0, 0, SESS, 101, NULL, 0);
+	expect_ok(VA_MSG_GET_DEVICE_STATUS, 101);
+	clear_msgs();
+	input(VA_MSG_GET_CONFIG, 0, 0, SESS, 102, &c, sizeof(c));
+	expect_ok(VA_MSG_GET_CONFIG, 102);
+	clear_msgs();
+	ck_assert_uint_eq(set_status(SESS, 0xf), 0xff);
+	expect_err(VA_MSG_SET_DEVICE_STATUS, 2, VA_ERR_NEEDS_RESET);
+	/* Reset clears it, and the violation count. */
+	ck_assert_uint_eq(set_status(SESS, 0), 0);
+	negotiate(SESS);
+	request(0, 200, &seg, 1, "", 0);
+	ck_assert_uint_eq(nheld, 1);
+	va_req_complete(held[0], 0);
+}
+END_TEST
+
+START_TEST(test_malformed)
+{
+	struct va_batch b;
+	struct iovec iov;
+	struct va_status s = { 0 };
+	uint8_t junk[3] = { 1, 2, 3 };
+	struct va_dev_stats st;
+
+	device_info(SESS);
+	/* Two good records, then garbage: the two are answered. */
+	va_batch_init(&b, 1 << 16);
+	iov.iov_base = &s;
+	iov.iov_len = 4;	/* odd length: padding follows */
+	va_batch_add(&b, VA_MSG_GET_DEVICE_STATUS, 0, 0, SESS, 1, NULL, 0);
+	va_batch_add(&b, VA_MSG_GET_DEVICE_STATUS, 0, 0, SESS, 2, &iov, 1);
+	/* Non-zero padding byte in the second record. */
+	b.buf[b.len - 1] = 0xee;
+	va_batch_add(&b, VA_MSG_GET_DEVICE_STATUS, 0, 0, SESS, 3, NULL, 0);
+	input_raw(b.buf, b.len);
+	ck_assert_uint_eq(nmsgs, 1);
+	ck_assert_uint_eq(last_count(), 1);
+	ck_assert_uint_eq(last_rec(0).token, 1);
+	clear_msgs();
+	va_batch_free(&b);
+	input_raw(junk, sizeof(junk));
+	ck_assert_uint_eq(nmsgs, 0);
+	/* A response sent to the device: dropped. */
+	input(VA_MSG_GET_DEVICE_STATUS, VA_F_RESPONSE, 0, SESS, 4, NULL, 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	va_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.violations, 3);
+	/* Foreign source domain and port: dropped silently. */
+	va_dev_input(dev, GUEST + 1, PORT, VA_ARGO_MSG_TYPE, junk, 3);
+	va_dev_input(dev, GUEST, PORT + 1, VA_ARGO_MSG_TYPE, junk, 3);
+	/* Other magic: dropped silently. */
+	va_dev_input(dev, GUEST, PORT, 0x12340001u, junk, 3);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	va_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.violations, 3);
+}
+END_TEST
+
+START_TEST(test_version)
+{
+	struct va_hdr h = {
+		.msg_id = VA_MSG_DEVICE_INFO,
+		.session = va_cpu_to_le32(SESS),
+		.token = va_cpu_to_le32(77),
+	};
+	struct va_rec r;
+	struct va_error e;
+
+	va_dev_input(dev, GUEST, PORT, VA_ARGO_MSG_TYPE_V(2), &h, sizeof(h));
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 1);
+	r = last_rec(0);
+	ck_assert_uint_eq(r.msg_id, VA_MSG_DEVICE_INFO);
+	ck_assert_uint_eq(r.token, 77);
+	ck_assert_int_eq(va_rec_body(&r, &e, sizeof(e), true), 0);
+	ck_assert_uint_eq(va_le32_to_cpu(e.error), VA_ERR_VERSION);
+	ck_assert_uint_eq(va_le32_to_cpu(e.detail), 1);
+	clear_msgs();
+	/* Unparseable: token 0. */
+	va_dev_input(dev, GUEST, PORT, VA_ARGO_MSG_TYPE_V(3), &h, 4);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 1);
+	ck_assert_uint_eq(last_rec(0).token, 0);
+}
+END_TEST
+
+static void stop_done(struct va_loop *l, void *opaque)
+{
+	(*(int *)opaque)++;
+}
+
+START_TEST(test_stop)
+{
+	uint32_t seg = 8;
+	int stopped = 0;
+
+	negotiate(SESS);
+	request(0, 1, &seg, 1, "", 0);
+	va_dev_stop(dev, 10000, stop_done, &stopped);
+	/* New requests are ignored while stopping. */
+	request(0, 2, &seg, 1, "", 0);
+	ck_assert_uint_eq(nheld, 1);
+	ck_assert_uint_eq(nmsgs, 0);
+	va_loop_run_once(loop, 0);
+	ck_assert_int_eq(stopped, 0);
+	va_req_complete(held[0], 2);
+	va_loop_run_once(loop, 0);
+	va_loop_run_once(loop, 0);
+	/* The response went out before the stop finished. */
+	ck_assert_int_eq(stopped, 1);
+	ck_assert_uint_eq(nmsgs, 1);
+	ck_assert_uint_eq(last_rec(0).token, 1);
+	ck_assert_uint_eq(va_dev_status(dev), 0);
+}
+END_TEST
+
+static Suite *device_suite(void)
+{
+	Suite *s = suite_create("device");
+	TCase *tc = tcase_create("protocol");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_happy_path);
+	tcase_add_test(tc, test_batching_and_large);
+	tcase_add_test(tc, test_eagain_queue);
+	tcase_add_test(tc, test_no_session);
+	tcase_add_test(tc, test_device_info_bad);
+	tcase_add_test(tc, test_features);
+	tcase_add_test(tc, test_status_rules);
+	tcase_add_test(tc, test_config);
+	tcase_add_test(tc, test_vqueue);
+	tcase_add_test(tc, test_request_errors);
+	tcase_add_test(tc, test_session_change_drops);
+	tcase_add_test(tc, test_reset_vqueue);
+	tcase_add_test(tc, test_needs_reset);
+	tcase_add_test(tc, test_malformed);
+	tcase_add_test(tc, test_version);
+	tcase_add_test(tc, test_stop);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(device_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
