@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-argo-simctl: the simulator's analogue of `xl create/destroy/list`.
+ * Opens a control connection (sim-proto.h, VA_SIM_ATTACH_CONTROL) and
+ * sends one domain request.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "argo.h"
+#include "sim-proto.h"
+#include "va-config.h"
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One request; the reply body (at most out_len bytes) goes to out. */
+static int rpc(int fd, uint16_t op, const void *body, uint32_t len, void *out,
+	       uint32_t out_len, uint32_t *ret_len)
+{
+	static uint32_t seq;
+	struct va_sim_hdr h = { .len = len, .op = op, .seq = ++seq }, rh;
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	int err;
+
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)(sizeof(h) + len))
+		return -EIO;
+	err = read_all(fd, &rh, sizeof(rh));
+	if (err < 0)
+		return err;
+	if (rh.op != op || rh.seq != h.seq || rh.len > out_len)
+		return -EPROTO;
+	err = read_all(fd, out, rh.len);
+	if (err < 0)
+		return err;
+	if (ret_len)
+		*ret_len = rh.len;
+	return rh.status;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: virtio-argo-simctl [OPTIONS] COMMAND\n"
+		"Manage the domains of a running virtio-argo-sim.\n\n"
+		"Commands:\n"
+		"  create DOMID    create a domain\n"
+		"  destroy DOMID   destroy a domain: its clients are disconnected,\n"
+		"                  its rings and the rings naming it as partner removed\n"
+		"  list            print the existing domains, one per line\n\n"
+		"Options:\n"
+		"  -s, --sim-socket PATH  simulator socket (default: $%s, else %s)\n"
+		"  -h, --help             this help\n"
+		"  -V, --version          version\n",
+		VA_SIM_SOCKET_ENV, VA_SIM_SOCKET_DEFAULT);
+}
+
+static int parse_domid(const char *s, uint16_t *ret)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v > VA_ARGO_DOMID_MAX)
+		return -EINVAL;
+	*ret = (uint16_t)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sim-socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	static uint16_t list[VA_SIM_MAX_DOMAINS];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct va_sim_attach at = {
+		.magic = VA_SIM_MAGIC, .version = VA_SIM_VERSION,
+		.flags = VA_SIM_ATTACH_CONTROL,
+	};
+	struct va_sim_domain dr = { 0 };
+	const char *sock_opt = NULL, *path, *cmd;
+	uint32_t got = 0, i;
+	uint16_t op;
+	int c, fd, ret;
+
+	while ((c = getopt_long(argc, argv, "s:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sock_opt = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("virtio-argo-simctl %s\n", VA_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	if (!strcmp(cmd, "list") && argc - optind == 1) {
+		op = VA_SIM_OP_DOMAIN_LIST;
+	} else if ((!strcmp(cmd, "create") || !strcmp(cmd, "destroy")) &&
+		   argc - optind == 2) {
+		op = cmd[0] == 'c' ? VA_SIM_OP_DOMAIN_CREATE : VA_SIM_OP_DOMAIN_DESTROY;
+		if (parse_domid(argv[optind + 1], &dr.domid) < 0) {
+			fprintf(stderr, "virtio-argo-simctl: bad domid '%s'\n",
+				argv[optind + 1]);
+			return 2;
+		}
+	} else {
+		usage(stderr);
+		return 2;
+	}
+
+	path = va_sim_socket_path(sock_opt);
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "virtio-argo-simctl: socket path too long\n");
+		return 2;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "virtio-argo-simctl: cannot connect to %s: %s\n",
+			path, strerror(errno));
+		return 1;
+	}
+	ret = rpc(fd, VA_SIM_OP_ATTACH, &at, sizeof(at), NULL, 0, NULL);
+	if (ret < 0) {
+		fprintf(stderr, "virtio-argo-simctl: control refused: %s\n",
+			strerror(-ret));
+		return 1;
+	}
+	if (op == VA_SIM_OP_DOMAIN_LIST)
+		ret = rpc(fd, op, NULL, 0, list, sizeof(list), &got);
+	else
+		ret = rpc(fd, op, &dr, sizeof(dr), NULL, 0, NULL);
+	close(fd);
+	if (ret < 0) {
+		fprintf(stderr, "virtio-argo-simctl: %s: %s\n", cmd, strerror(-ret));
+		return 1;
+	}
+	for (i = 0; op == VA_SIM_OP_DOMAIN_LIST && i < got / 2; i++)
+		printf("%u\n", list[i]);
+	return 0;
+}
