@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-argo-guest: a user-space virtio-argo driver (the guest side) as a
+ * command-line tool.  Common options choose the Argo transport, the domains
+ * and the device port; a mode does the work (see guest-tool.h and the mode
+ * table below).  This file also holds the `info` mode, which probes a
+ * device and prints what it offers and what was negotiated.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "va-config.h"
+#include "guest-tool.h"
+#include "log.h"
+
+#define PROG "virtio-argo-guest"
+
+static const struct guest_mode {
+	const char *name;
+	guest_mode_fn run;
+	const char *help;
+} modes[] = {
+	{ "info", guest_mode_info,
+	  "probe the device, print ids, features, config and queues" },
+	{ "blk", guest_mode_blk,
+	  "fuse MOUNTDIR | bench [...]: virtio-blk as a file, or a load" },
+	{ "test-echo", guest_mode_test_echo,
+	  "--count N --size S --qd Q [--queue I] [--verify]: drive the test device" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+		"Usage: " PROG " [OPTIONS] MODE [ARGS]\n"
+		"The driver side of virtio-argo in user space.\n\n"
+		"  -g, --self-domid G      our (guest) domain (default 1; created in the\n"
+		"                          simulator if absent)\n"
+		"  -b, --backend-domid B   the backend's domain (default 0)\n"
+		"  -p, --port P            the device's Argo port (default: blk %#x)\n"
+		"  -s, --sim-socket PATH   simulator socket (default: $%s, else %s)\n"
+		"  -t, --transport T       sim, xen or auto (default auto)\n"
+		"  -r, --ring-size N       our ring's data bytes (default %u)\n"
+		"  -T, --timeout S         seconds to wait for the device (default 10)\n"
+		"  -v, --verbose           debug logging\n"
+		"  -h, --help              this help\n"
+		"  -V, --version           version\n\nModes:\n",
+		VA_PORT_BLK_DEFAULT, VA_SIM_SOCKET_ENV, VA_SIM_SOCKET_DEFAULT,
+		VA_RING_LEN_DEFAULT);
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		fprintf(f, "  %-10s %s\n", modes[i].name, modes[i].help);
+}
+
+int guest_fail(const struct guest_ctx *ctx, int err, const char *what)
+{
+	fprintf(stderr, "%s: %s: %s\n", ctx->prog, what, strerror(-err));
+	return 1;
+}
+
+static int parse_u32(const char *s, uint32_t max, uint32_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || v > max)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* ---- info mode ---- */
+
+struct bitname {
+	unsigned int bit;
+	const char *name;
+};
+
+static const struct bitname common_bits[] = {
+	{ 28, "INDIRECT_DESC" }, { 29, "EVENT_IDX" }, { 32, "VERSION_1" },
+	{ 33, "ACCESS_PLATFORM" }, { 34, "RING_PACKED" }, { 35, "IN_ORDER" },
+	{ 36, "ORDER_PLATFORM" }, { 37, "SR_IOV" }, { 38, "NOTIFICATION_DATA" },
+};
+
+static const struct bitname blk_bits[] = {
+	{ 1, "SIZE_MAX" }, { 2, "SEG_MAX" }, { 4, "GEOMETRY" }, { 5, "RO" },
+	{ 6, "BLK_SIZE" }, { 9, "FLUSH" }, { 10, "TOPOLOGY" },
+	{ 11, "CONFIG_WCE" }, { 12, "MQ" }, { 13, "DISCARD" },
+	{ 14, "WRITE_ZEROES" }, { 15, "LIFETIME" }, { 16, "SECURE_ERASE" },
+	{ 17, "ZONED" },
+};
+
+static const struct bitname net_bits[] = {
+	{ 0, "CSUM" }, { 1, "GUEST_CSUM" }, { 2, "CTRL_GUEST_OFFLOADS" },
+	{ 3, "MTU" }, { 5, "MAC" }, { 7, "GUEST_TSO4" }, { 8, "GUEST_TSO6" },
+	{ 9, "GUEST_ECN" }, { 10, "GUEST_UFO" }, { 11, "HOST_TSO4" },
+	{ 12, "HOST_TSO6" }, { 13, "HOST_ECN" }, { 14, "HOST_UFO" },
+	{ 15, "MRG_RXBUF" }, { 16, "STATUS" }, { 17, "CTRL_VQ" },
+	{ 18, "CTRL_RX" }, { 19, "CTRL_VLAN" }, { 21, "GUEST_ANNOUNCE" },
+	{ 22, "MQ" }, { 23, "CTRL_MAC_ADDR" }, { 63, "SPEED_DUPLEX" },
+};
+
+static const struct bitname console_bits[] = {
+	{ 0, "SIZE" }, { 1, "MULTIPORT" }, { 2, "EMERG_WRITE" },
+};
+
+static const char *bit_name(const struct bitname *t, size_t n, unsigned int bit)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].bit == bit)
+			return t[i].name;
+	return NULL;
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static void print_features(const char *label, uint64_t bits, uint32_t device_id)
+{
+	unsigned int bit;
+
+	printf("%-12s 0x%016" PRIx64 " ", label, bits);
+	for (bit = 0; bit < 64; bit++) {
+		const char *name = NULL;
+
+		if (!(bits & (1ull << bit)))
+			continue;
+		if (device_id == 2)
+			name = bit_name(blk_bits, N(blk_bits), bit);
+		else if (device_id == 1)
+			name = bit_name(net_bits, N(net_bits), bit);
+		else if (device_id == 3)
+			name = bit_name(console_bits, N(console_bits), bit);
+		if (!name)
+			name = bit_name(common_bits, N(common_bits), bit);
+		if (name)
+			printf(" %s", name);
+		else
+			printf(" bit%u", bit);
+	}
+	printf("\n");
+}
+
+static uint64_t get_le(const uint8_t *c, uint32_t size, uint32_t off,
+		       unsigned int n)
+{
+	uint64_t v = 0;
+	unsigned int i;
+
+	if (off + n > size)
+		return 0;
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)c[off + i] << (8 * i);
+	return v;
+}
+
+static void print_config(uint32_t device_id, const uint8_t *c, uint32_t size)
+{
+	uint32_t i;
+
+	for (i = 0; i < size; i += 16) {
+		uint32_t j;
+
+		printf("  %04x:", i);
+		for (j = i; j < i + 16 && j < size; j++)
+			printf(" %02x", c[j]);
+		printf("\n");
+	}
+	if (device_id == 2 && size >= 8) {
+		printf("  capacity %" PRIu64 " sectors (%" PRIu64 " bytes)\n",
+		       get_le(c, size, 0, 8), get_le(c, size, 0, 8) * 512);
+		printf("  size_max %" PRIu64 " seg_max %" PRIu64
+		       " blk_size %" PRIu64 " num_queues %" PRIu64 "\n",
+		       get_le(c, size, 8, 4), get_le(c, size, 12, 4),
+		       get_le(c, size, 20, 4), get_le(c, size, 34, 2));
+		printf("  geometry %" PRIu64 "/%" PRIu64 "/%" PRIu64
+		       " physical_block_exp %" PRIu64 " min_io %" PRIu64
+		       " opt_io %" PRIu64 " writeback %" PRIu64 "\n",
+		       get_le(c, size, 16, 2), get_le(c, size, 18, 1),
+		       get_le(c, size, 19, 1), get_le(c, size, 24, 1),
+		       get_le(c, size, 26, 2), get_le(c, size, 28, 4),
+		       get_le(c, size, 32, 1));
+		if (size > 36)
+			printf("  max_discard_sectors %" PRIu64
+			       " max_discard_seg %" PRIu64
+			       " max_write_zeroes_sectors %" PRIu64 "\n",
+			       get_le(c, size, 36, 4), get_le(c, size, 40, 4),
+			       get_le(c, size, 48, 4));
+	} else if (device_id == 1 && size >= 6) {
+		printf("  mac %02x:%02x:%02x:%02x:%02x:%02x status %" PRIu64
+		       " max_virtqueue_pairs %" PRIu64 " mtu %" PRIu64 "\n",
+		       c[0], c[1], c[2], c[3], c[4], c[5], get_le(c, size, 6, 2),
+		       get_le(c, size, 8, 2), get_le(c, size, 10, 2));
+	} else if (device_id == 3 && size >= 4) {
+		printf("  cols %" PRIu64 " rows %" PRIu64 " max_nr_ports %" PRIu64
+		       "\n", get_le(c, size, 0, 2), get_le(c, size, 2, 2),
+		       get_le(c, size, 4, 4));
+	}
+}
+
+int guest_mode_info(struct guest_ctx *ctx, int argc, char **argv)
+{
+	const struct va_guest_devinfo *di;
+	uint8_t cfg[VA_MAX_CONFIG_SIZE];
+	struct va_guest *g;
+	uint32_t gen = 0;
+	uint8_t status;
+	uint16_t i;
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "%s: info takes no arguments\n", ctx->prog);
+		return 2;
+	}
+	ctx->gopts.features_mask = ~0ull;
+	r = va_guest_open(&ctx->gopts, &g);
+	if (r < 0)
+		return guest_fail(ctx, r, "cannot probe the device");
+	di = va_guest_devinfo(g);
+	printf("device       dom%u port %#x\n", ctx->gopts.backend_domid,
+	       ctx->gopts.port);
+	printf("device_id    %u (%s)\n", di->device_id,
+	       va_guest_device_name(di->device_id));
+	printf("vendor_id    %#x\n", di->vendor_id);
+	printf("versions     %u..%u\n", di->version_min, di->version_max);
+	printf("ring_len     device %u, driver %u\n", di->device_ring_len,
+	       ctx->gopts.ring_len ? ctx->gopts.ring_len : VA_RING_LEN_DEFAULT);
+	printf("max_request  %u\n", di->max_request);
+	print_features("offered", va_guest_offered(g), di->device_id);
+	print_features("negotiated", va_guest_features(g), di->device_id);
+	printf("queues       %u (max size %u)\n", di->num_queues,
+	       di->max_queue_size);
+	for (i = 0; i < va_guest_num_queues(g); i++)
+		printf("  queue %u: max %u, size %u\n", i,
+		       va_guest_queue_max(g, i), va_guest_queue_size(g, i));
+	r = va_guest_get_config(g, 0, cfg, di->config_size, &gen);
+	if (r < 0) {
+		va_guest_free(g);
+		return guest_fail(ctx, r, "GET_CONFIG");
+	}
+	printf("config       %u bytes, generation %u\n", di->config_size, gen);
+	print_config(di->device_id, cfg, di->config_size);
+	r = va_guest_get_status(g, &status);
+	if (r < 0) {
+		va_guest_free(g);
+		return guest_fail(ctx, r, "GET_DEVICE_STATUS");
+	}
+	printf("status       %#x%s%s%s%s%s%s\n", status,
+	       status & VA_STATUS_ACKNOWLEDGE ? " ACKNOWLEDGE" : "",
+	       status & VA_STATUS_DRIVER ? " DRIVER" : "",
+	       status & VA_STATUS_FEATURES_OK ? " FEATURES_OK" : "",
+	       status & VA_STATUS_DRIVER_OK ? " DRIVER_OK" : "",
+	       status & VA_STATUS_NEEDS_RESET ? " NEEDS_RESET" : "",
+	       status & VA_STATUS_FAILED ? " FAILED" : "");
+	va_guest_free(g);
+	return 0;
+}
+
+/* ---- main ---- */
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "self-domid", required_argument, NULL, 'g' },
+		{ "backend-domid", required_argument, NULL, 'b' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "sim-socket", required_argument, NULL, 's' },
+		{ "transport", required_argument, NULL, 't' },
+		{ "ring-size", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	struct va_argo_opts aopts = {
+		.self_domid = 1,
+		.create_domain = true,
+	};
+	struct guest_ctx ctx = {
+		.prog = PROG,
+		.timeout_s = 10,
+	};
+	uint32_t v, port = VA_PORT_BLK_DEFAULT, ring_len = 0, backend = 0;
+	const struct guest_mode *mode = NULL;
+	bool verbose = false;
+	size_t i;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "+g:b:p:s:t:r:T:vhV", opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'g':
+			if (parse_u32(optarg, VA_ARGO_DOMID_MAX, &v) < 0)
+				goto bad;
+			aopts.self_domid = (uint16_t)v;
+			break;
+		case 'b':
+			if (parse_u32(optarg, VA_ARGO_DOMID_MAX, &backend) < 0)
+				goto bad;
+			break;
+		case 'p':
+			if (parse_u32(optarg, UINT32_MAX, &port) < 0)
+				goto bad;
+			break;
+		case 's':
+			aopts.sim_socket = optarg;
+			break;
+		case 't':
+			if (va_transport_parse(optarg, &aopts.transport) < 0)
+				goto bad;
+			break;
+		case 'r':
+			if (parse_u32(optarg, VA_RING_LEN_MAX, &ring_len) < 0 ||
+			    !va_argo_ring_len_valid(ring_len))
+				goto bad;
+			break;
+		case 'T':
+			if (parse_u32(optarg, 86400, &v) < 0 || v == 0)
+				goto bad;
+			ctx.timeout_s = v;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf(PROG " %s\n", VA_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 0; i < N(modes); i++)
+		if (!strcmp(argv[optind], modes[i].name))
+			mode = &modes[i];
+	if (!mode) {
+		fprintf(stderr, PROG ": unknown mode '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	va_log_init(PROG, verbose ? VA_LOG_DEBUG : VA_LOG_NOTICE, false);
+
+	r = va_argo_open(&aopts, &ctx.argo);
+	if (r < 0)
+		return guest_fail(&ctx, r, "cannot attach to Argo");
+	ctx.gopts.argo = ctx.argo;
+	ctx.gopts.backend_domid = (uint16_t)backend;
+	ctx.gopts.port = port;
+	ctx.gopts.ring_len = ring_len;
+	ctx.gopts.timeout_ms = ctx.timeout_s * 1000;
+	ctx.gopts.wait_for_backend = true;
+
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	r = mode->run(&ctx, argc, argv);
+	va_argo_close(ctx.argo);
+	return r;
+bad:
+	fprintf(stderr, PROG ": bad value '%s' for -%c\n", optarg, c);
+	return 2;
+}

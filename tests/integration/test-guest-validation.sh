@@ -1,0 +1,37 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The guest distrusts the device: a fake device (argo-poke evil-device)
+# precedes correct answers with bad records (unknown id, wrong queue,
+# oversize written, length mismatch, wrong source port, unasked control
+# reply).  A few are dropped and counted and every request still completes
+# correctly; many mark the device broken and the run fails.
+. "$(dirname "$0")/lib.sh"
+
+va_need "$VA_GUEST" "$VA_POKE"
+va_start_sim --domains 1
+
+va_bg evil1 "$VA_POKE" --sim-socket "$VA_SOCK" --self-domid 0 \
+	--backend-domid 1 --port "$VA_PORT" --bad 12 evil-device
+evil=$VA_PID
+va_grep "$VA_TMP/evil1.log" 'serving' || va_fail "evil device did not start"
+
+va_guest test-echo --count 40 --size 64 --qd 1 --verify >"$VA_TMP/few.out" 2>&1
+rc=$?
+cat "$VA_TMP/few.out"
+[ $rc = 0 ] || va_fail "bad records below the limit broke the run"
+grep -q 'PASS: 40/40 ok, 0 errors, 0 mismatches' "$VA_TMP/few.out" || va_fail "no PASS line"
+grep -q 'violations 10, stray 2,' "$VA_TMP/few.out" ||
+	va_fail "expected 10 violations and 2 stray records"
+
+kill -KILL "$evil"
+wait "$evil" 2>/dev/null
+va_bg evil2 "$VA_POKE" --sim-socket "$VA_SOCK" --self-domid 0 \
+	--backend-domid 1 --port "$VA_PORT" --bad 1000 evil-device
+va_grep "$VA_TMP/evil2.log" 'serving' || va_fail "evil device did not start"
+
+va_guest test-echo --count 40 --size 64 --qd 1 --verify >"$VA_TMP/many.out" 2>&1
+rc=$?
+cat "$VA_TMP/many.out"
+[ $rc = 1 ] || va_fail "a persistently misbehaving device did not fail the run (rc $rc)"
+grep -q 'broken' "$VA_TMP/many.out" || va_fail "the device was not marked broken"
+echo PASS

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-argo-testd: a minimal device for integration tests of the device
+ * core and the drivers, until real devices cover the same ground.
+ *
+ * Device id VA_TESTDEV_ID ("test"), VA_TESTDEV_QUEUES queues:
+ *   queue 0 "echo":      the response is the request's out bytes,
+ *                        truncated to in_len;
+ *   queue 1 "transform": the response is the out bytes XOR 0xA5, truncated
+ *                        to in_len.
+ * Feature bit 0 (VA_TESTDEV_F_DUMMY) is offered and means nothing.
+ * Config space (16 bytes, little-endian):
+ *   0  magic "test" (0x74736574), read-only
+ *   4  scratch word, writable by the driver
+ *   8  event counter, read-only: bumped on SIGHUP with a config event
+ *   12 reserved, 0, read-only
+ * --delay-ms N completes every request N ms late, so that work is in
+ * flight when a test restarts or resets something.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "util.h"
+#include "va-config.h"
+
+#define VA_TESTDEV_ID		0x7f00u
+#define VA_TESTDEV_PORT		0x5641f000u
+#define VA_TESTDEV_QUEUES	2u
+#define VA_TESTDEV_QUEUE_MAX	256u
+#define VA_TESTDEV_F_DUMMY	(1ull << 0)
+#define VA_TESTDEV_CONFIG_SIZE	16u
+#define VA_TESTDEV_MAGIC	0x74736574u
+#define TRANSFORM_XOR		0xa5u
+
+struct testd {
+	struct va_dev *dev;
+	uint32_t delay_ms;
+	uint32_t events;
+};
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	v = va_cpu_to_le32(v);
+	memcpy(p, &v, 4);
+}
+
+static void testd_finish(struct va_req *req)
+{
+	uint32_t n = req->out_len < req->in_len ? req->out_len : req->in_len;
+	uint32_t i;
+
+	if (req->queue == 0) {
+		memcpy(req->in, req->out, n);
+	} else {
+		for (i = 0; i < n; i++)
+			req->in[i] = req->out[i] ^ TRANSFORM_XOR;
+	}
+	va_req_complete(req, n);
+}
+
+static void testd_timer(struct va_loop *loop, void *opaque)
+{
+	testd_finish(opaque);
+}
+
+static void testd_request(struct va_dev *dev, struct va_req *req)
+{
+	struct testd *t = va_dev_opaque(dev);
+
+	if (t->delay_ms &&
+	    va_loop_add_timer(va_dev_loop(dev), t->delay_ms, testd_timer, req,
+			      NULL) == 0)
+		return;
+	testd_finish(req);
+}
+
+static int testd_write_config(struct va_dev *dev, uint32_t off, uint32_t size)
+{
+	/* Only the scratch word [4, 8) is writable. */
+	if (off < 4 || off + size > 8)
+		return -EPERM;
+	return 0;
+}
+
+static const struct va_dev_ops testd_ops = {
+	.request = testd_request,
+	.write_config = testd_write_config,
+};
+
+static void testd_sighup(struct va_loop *loop, int signo, void *opaque)
+{
+	struct testd *t = opaque;
+
+	t->events++;
+	put_le32(va_dev_config(t->dev) + 8, t->events);
+	va_dev_config_changed(t->dev);
+	va_notice("config event %u", t->events);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: virtio-argo-testd --domid N [OPTIONS]\n"
+"A test device for virtio-argo (device id %#x): queue 0 echoes, queue 1\n"
+"XORs with 0xa5; SIGHUP bumps a config field.\n\n"
+"  --delay-ms MS        complete requests MS milliseconds late\n",
+		VA_TESTDEV_ID);
+	va_daemon_usage(f);
+	fprintf(f, "  (default port %#x)\n", VA_TESTDEV_PORT);
+}
+
+enum { OPT_DELAY = 1, OPT_HELP, OPT_VERSION };
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		VA_DAEMON_LONGOPTS,
+		{ "delay-ms", required_argument, NULL, OPT_DELAY },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct va_dev_info info = {
+		.device_id = VA_TESTDEV_ID,
+		.vendor_id = 0,
+		.features = VA_TESTDEV_F_DUMMY,
+		.num_queues = VA_TESTDEV_QUEUES,
+		.max_queue_size = VA_TESTDEV_QUEUE_MAX,
+		.config_size = VA_TESTDEV_CONFIG_SIZE,
+	};
+	struct va_daemon_opts o;
+	struct va_dev_opts dopts;
+	struct va_daemon d;
+	struct testd t = { 0 };
+	int c, r;
+
+	va_daemon_opts_init(&o, VA_TESTDEV_PORT);
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		r = va_daemon_parse_opt(&o, c, optarg);
+		if (r > 0)
+			continue;
+		if (r < 0)
+			return 2;
+		switch (c) {
+		case OPT_DELAY:
+			if (va_parse_u32(optarg, 0, 3600000, &t.delay_ms) < 0) {
+				fprintf(stderr, "invalid --delay-ms '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("virtio-argo-testd %s\n", VA_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (va_daemon_opts_check(&o) < 0)
+		return 2;
+	if (va_daemon_open(&d, "virtio-argo-testd", &o) < 0)
+		return 1;
+	va_daemon_dev_opts(&o, "test", &dopts);
+	r = va_dev_new(d.loop, d.argo, &info, &testd_ops, &t, &dopts, &t.dev);
+	if (r < 0) {
+		va_log_errno(VA_LOG_ERR, r, "device");
+		va_daemon_close(&d);
+		return 1;
+	}
+	put_le32(va_dev_config(t.dev), VA_TESTDEV_MAGIC);
+	r = va_loop_add_signal(d.loop, SIGHUP, testd_sighup, &t);
+	if (r < 0) {
+		va_log_errno(VA_LOG_ERR, r, "SIGHUP");
+		va_dev_free(t.dev);
+		va_daemon_close(&d);
+		return 1;
+	}
+	r = va_daemon_run(&d, t.dev);
+	va_daemon_close(&d);
+	return r;
+}
