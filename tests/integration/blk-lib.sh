@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: MIT
+# Helpers of the virtio-argo-blkd integration tests (sourced after lib.sh).
+# The guest side is virtio-argo-guest's blk modes (fuse, bench), in guest
+# domain 1; blkd serves it from domain 0 at the default blk port.
+
+VA_BLKD=${VA_BLKD:-$VA_BUILD_ROOT/src/devices/blk/virtio-argo-blkd}
+VA_BLK_PORT=0x5641b000
+
+# va_start_blkd NAME IMAGE [BLKD OPTIONS]
+va_start_blkd() {
+	local name=$1 image=$2
+	shift 2
+	va_need "$VA_BLKD"
+	va_bg "$name" "$VA_BLKD" --sim-socket "$VA_SOCK" --domid 1 \
+		--image "$image" "$@"
+	VA_BLKD_PID=$VA_PID
+	va_grep "$VA_TMP/$name.log" 'serving' 2>/dev/null ||
+		va_fail "blkd $name did not start"
+}
+
+# va_blk ARGS...: the guest tool's blk mode (foreground).
+va_blk() {
+	"$VA_GUEST" --sim-socket "$VA_SOCK" --port "$VA_BLK_PORT" --timeout 20 \
+		blk "$@"
+}
+
+# va_start_fuse NAME MOUNTDIR: the device as MOUNTDIR/disk.
+va_start_fuse() {
+	local name=$1 dir=$2
+	[ -c /dev/fuse ] || va_skip "no /dev/fuse"
+	mkdir -p "$dir"
+	va_bg "$name" "$VA_GUEST" --sim-socket "$VA_SOCK" --port "$VA_BLK_PORT" \
+		--timeout 20 blk fuse "$dir"
+	VA_FUSE_PID=$VA_PID
+	VA_FUSE_DIR=$dir
+	va_wait 10 test -f "$dir/disk" || va_fail "FUSE file did not appear"
+}
+
+va_stop_fuse() {
+	fusermount3 -u "$VA_FUSE_DIR" 2>/dev/null || umount "$VA_FUSE_DIR"
+	va_wait_exit "$VA_FUSE_PID" 10
+}
+
+# va_stop PID: SIGTERM and wait for a clean exit (status 0).
+va_stop() {
+	kill -TERM "$1"
+	va_wait_exit "$1" 20
+	[ "$VA_RC" = 0 ] || va_fail "process $1 exited with $VA_RC after SIGTERM"
+}
