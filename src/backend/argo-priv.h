@@ -65,11 +65,7 @@ struct va_ring {
 /* The sim back-end (argo-sim.c). */
 int va_argo_sim_open(const struct va_argo_opts *opts, struct va_argo **ret);
 
-/*
- * The xen back-end (argo-xen.c, over the argo char device).  argo.c calls
- * it only when the library was built with argo-xen.c (VA_HAVE_ARGO_XEN,
- * set by src/backend/meson.build).
- */
+/* The xen back-end (argo-xen.c, over the argo char device). */
 int va_argo_xen_open(const struct va_argo_opts *opts, struct va_argo **ret);
 
 #endif /* VA_BACKEND_ARGO_PRIV_H */

@@ -58,28 +58,10 @@ const char *va_sim_socket_path(const char *opt)
 	return VA_SIM_SOCKET_DEFAULT;
 }
 
-#ifdef VA_HAVE_ARGO_XEN
-static int open_xen(const struct va_argo_opts *opts, struct va_argo **ret)
-{
-	return va_argo_xen_open(opts, ret);
-}
-
 static bool xen_available(void)
 {
 	return access(VA_ARGO_DEV_DEFAULT, F_OK) == 0;
 }
-#else
-static int open_xen(const struct va_argo_opts *opts, struct va_argo **ret)
-{
-	va_err("transport xen: this build of virtio-argo has no xen back-end (argo-xen.c)");
-	return -ENODEV;
-}
-
-static bool xen_available(void)
-{
-	return false;
-}
-#endif
 
 int va_argo_open(const struct va_argo_opts *opts, struct va_argo **ret)
 {
@@ -91,7 +73,7 @@ int va_argo_open(const struct va_argo_opts *opts, struct va_argo **ret)
 	case VA_TRANSPORT_SIM:
 		return va_argo_sim_open(opts, ret);
 	case VA_TRANSPORT_XEN:
-		return open_xen(opts, ret);
+		return va_argo_xen_open(opts, ret);
 	default:
 		return -EINVAL;
 	}

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * In-kernel API of the argo core (module virtio_argo_core, argo-core.c):
+ * the one owner of Xen's Argo hypercall (op 39) and of VIRQ_ARGO in this
+ * domain.  Its users are the virtio_argo transport and the /dev/argo char
+ * device (argo-dev.c, same module).
+ *
+ * A ring is registered with exactly one partner domain (never the
+ * wildcard).  Its owner chooses how messages are consumed:
+ *
+ *  - message mode (va_argo_ring_register): the core peeks every message in
+ *    order, hands the payload to ops->rx as one contiguous buffer (a
+ *    message that wraps the end of the ring is copied into a per-ring
+ *    bounce buffer), consumes it and calls notify once per scan;
+ *  - raw mode (ops->rx == NULL, ops->ready set): the core only calls
+ *    ops->ready when rx_ptr != tx_ptr; the owner consumes with
+ *    va_argo_ring_peek_msg()/va_argo_ring_consume() or in user space.
+ *
+ * Context: ops->rx, ops->ready and ops->space run from the core's work item
+ * (process context, never concurrently with each other for one ring).  They
+ * must not call va_argo_ring_unregister() on their own ring and should not
+ * sleep for long.  ops->space is called for every ring after any VIRQ_ARGO
+ * (the interrupt names no ring): a hint that a blocked send may retry.
+ *
+ * NOTE: struct va_argo_ring is the ring *layout* from argo-ring.h; the
+ * kernel handle is struct va_kring.
+ */
+#ifndef VA_ARGO_CORE_H
+#define VA_ARGO_CORE_H
+
+#include <linux/types.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+
+#include "virtio-argo/argo-ring.h"
+
+struct va_kring;
+
+struct va_kring_ops {
+	/* Message mode: one call per message, payload data[0..len). */
+	void (*rx)(void *priv, u16 src_domid, u32 src_port, u32 type,
+		   const void *data, u32 len);
+	/* Raw mode: the ring has unconsumed data. */
+	void (*ready)(void *priv);
+	/* Optional: a VIRQ arrived, senders blocked on -EAGAIN may retry. */
+	void (*space)(void *priv);
+};
+
+/*
+ * Register (self, port, partner) with len data bytes (va_argo_ring_len_valid,
+ * e.g. va_argo_ring_len_for_pages(n)).  The ring memory is zeroed kernel
+ * memory, page aligned, va_argo_ring_npages(len) pages (vmalloc'd).
+ * Returns the handle or ERR_PTR: -EINVAL (len, partner), -ENODEV (no Argo),
+ * or the hypercall's error (-ESRCH partner does not exist yet, -EEXIST,
+ * -ENOSPC, -ECONNREFUSED...).  May sleep.
+ */
+struct va_kring *va_argo_ring_register(u32 port, u16 partner, u32 len,
+				       const struct va_kring_ops *ops,
+				       void *priv);
+
+/* Message-mode shorthand (what virtio_argo uses). */
+static inline struct va_kring *
+va_argo_ring_register_msg(u32 port, u16 partner, u32 len,
+			  void (*rx)(void *priv, u16 src_domid, u32 src_port,
+				     u32 type, const void *data, u32 len),
+			  void *priv)
+{
+	/* The ops table must outlive the ring: the core copies it. */
+	struct va_kring_ops ops = { .rx = rx };
+
+	return va_argo_ring_register(port, partner, len, &ops, priv);
+}
+
+/*
+ * Unregister and free.  After it returns no callback runs for this ring
+ * and every sender sleeping on it has returned (-ESHUTDOWN).  NULL is
+ * accepted.  May sleep.
+ */
+void va_argo_ring_unregister(struct va_kring *ring);
+
+/* The mapping of the ring: header (64 B) then len data bytes. */
+struct va_argo_ring *va_argo_ring_hdr(struct va_kring *ring);
+u32 va_argo_ring_len(const struct va_kring *ring);
+u32 va_argo_ring_port(const struct va_kring *ring);
+u16 va_argo_ring_partner(const struct va_kring *ring);
+/* The vmalloc'd area (for remap_vmalloc_range()), npages pages. */
+void *va_argo_ring_vaddr(struct va_kring *ring);
+
+/*
+ * Raw mode: look at the next message without consuming it.  Returns 1 and
+ * fills *ret_hdr (payload at (rx + 16) % len, ret_hdr->len - 16 bytes, may
+ * wrap; *ret_rx is that rx), 0 when empty, -EIO when the ring is corrupt.
+ */
+int va_argo_ring_peek_msg(struct va_kring *ring, struct va_argo_msg_hdr *ret_hdr,
+			  u32 *ret_rx);
+/* Raw mode: consume the message peeked at rx (publishes rx_ptr). */
+void va_argo_ring_consume(struct va_kring *ring, u32 rx,
+			  const struct va_argo_msg_hdr *hdr);
+
+/*
+ * Send one message from (self, ring's port) to (dst_domid, dst_port):
+ * niov <= VA_ARGO_MAX_IOV kernel buffers.  Returns the payload bytes sent
+ * or a negative errno (-EMSGSIZE, -ECONNREFUSED, -ESRCH, ...).
+ *
+ * va_argo_sendv_nowait: never sleeps (callable in atomic context), returns
+ * -EAGAIN when the destination ring is full; Xen then queues a space
+ * notification, see va_argo_wait_space().
+ * va_argo_sendv: may sleep; on -EAGAIN waits for space (never spins) and
+ * retries; returns -EINTR on a fatal signal, -ESHUTDOWN when the ring is
+ * unregistered meanwhile.
+ */
+int va_argo_sendv_nowait(struct va_kring *ring, u16 dst_domid, u32 dst_port,
+			 const struct kvec *iov, unsigned int niov, u32 type);
+int va_argo_sendv(struct va_kring *ring, u16 dst_domid, u32 dst_port,
+		  const struct kvec *iov, unsigned int niov, u32 type);
+
+/*
+ * Sleep until (dst_domid, dst_port) has room for space_required payload
+ * bytes (notify with space_required; Xen raises VIRQ_ARGO later when it
+ * does not yet).  0 when there is room (or the state is unknown: just
+ * retry), -EMSGSIZE if it can never fit, -ECONNREFUSED if the ring is
+ * gone, -EINTR on a fatal signal, -ESHUTDOWN on unregister.  May sleep.
+ */
+int va_argo_wait_space(struct va_kring *ring, u16 dst_domid, u32 dst_port,
+		       u32 space_required);
+
+/*
+ * XEN_ARGO_OP_notify: ents (n <= VA_ARGO_MAX_NOTIFY_COUNT, may be 0) get
+ * flags/max_message_size filled in.  Also re-evaluates Xen's pending space
+ * waiters on all our rings.  Never sleeps.
+ */
+int va_argo_notify(struct va_argo_ring_data_ent *ents, unsigned int n);
+
+/* Counter bumped on every VIRQ_ARGO, and the queue woken with it. */
+unsigned long va_argo_virq_count(void);
+wait_queue_head_t *va_argo_virq_waitq(void);
+
+#endif /* VA_ARGO_CORE_H */
