@@ -15,6 +15,7 @@
 
 #include "va-config.h"
 #include "guest-tool.h"
+#include "util.h"
 #include "log.h"
 
 #define PROG "virtio-argo-guest"
@@ -60,19 +61,6 @@ int guest_fail(const struct guest_ctx *ctx, int err, const char *what)
 {
 	fprintf(stderr, "%s: %s: %s\n", ctx->prog, what, strerror(-err));
 	return 1;
-}
-
-static int parse_u32(const char *s, uint32_t max, uint32_t *ret)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || v > max)
-		return -EINVAL;
-	*ret = (uint32_t)v;
-	return 0;
 }
 
 /* ---- info mode ---- */
@@ -298,16 +286,16 @@ int main(int argc, char **argv)
 				NULL)) != -1) {
 		switch (c) {
 		case 'g':
-			if (parse_u32(optarg, VA_ARGO_DOMID_MAX, &v) < 0)
+			if (va_parse_u32(optarg, 0, VA_ARGO_DOMID_MAX, &v) < 0)
 				goto bad;
 			aopts.self_domid = (uint16_t)v;
 			break;
 		case 'b':
-			if (parse_u32(optarg, VA_ARGO_DOMID_MAX, &backend) < 0)
+			if (va_parse_u32(optarg, 0, VA_ARGO_DOMID_MAX, &backend) < 0)
 				goto bad;
 			break;
 		case 'p':
-			if (parse_u32(optarg, UINT32_MAX, &port) < 0)
+			if (va_parse_u32(optarg, 0, UINT32_MAX, &port) < 0)
 				goto bad;
 			break;
 		case 's':
@@ -318,12 +306,12 @@ int main(int argc, char **argv)
 				goto bad;
 			break;
 		case 'r':
-			if (parse_u32(optarg, VA_RING_LEN_MAX, &ring_len) < 0 ||
+			if (va_parse_u32(optarg, 0, VA_RING_LEN_MAX, &ring_len) < 0 ||
 			    !va_argo_ring_len_valid(ring_len))
 				goto bad;
 			break;
 		case 'T':
-			if (parse_u32(optarg, 86400, &v) < 0 || v == 0)
+			if (va_parse_u32(optarg, 0, 86400, &v) < 0 || v == 0)
 				goto bad;
 			ctx.timeout_s = v;
 			break;

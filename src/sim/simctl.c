@@ -16,6 +16,7 @@
 #include "argo.h"
 #include "sim-proto.h"
 #include "va-config.h"
+#include "util.h"
 
 static int read_all(int fd, void *buf, size_t len)
 {
@@ -78,15 +79,12 @@ static void usage(FILE *f)
 
 static int parse_domid(const char *s, uint16_t *ret)
 {
-	unsigned long v;
-	char *end;
+	uint32_t v;
+	int r = va_parse_u32(s, 0, VA_ARGO_DOMID_MAX, &v);
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v > VA_ARGO_DOMID_MAX)
-		return -EINVAL;
-	*ret = (uint16_t)v;
-	return 0;
+	if (r == 0)
+		*ret = (uint16_t)v;
+	return r;
 }
 
 int main(int argc, char **argv)
