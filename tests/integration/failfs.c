@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * failfs: a FUSE file system with one file, MOUNTDIR/disk, passed through
+ * to a backing file, whose writes and fsyncs can be made to fail on demand.
+ * It gives the block tests a disk that reports errors the way a dying one
+ * does, without device-mapper:
+ *
+ *   failfs BACKING CTLDIR MOUNTDIR
+ *
+ * While CTLDIR/fail-fsync exists every fsync/fdatasync returns EIO; while
+ * CTLDIR/fail-write exists every write returns EIO.  Runs in the foreground
+ * until unmounted (fusermount3 -u) or killed.  Test code only.
+ */
+#define FUSE_USE_VERSION 31
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *backing;
+static char ctl_fsync[PATH_MAX];
+static char ctl_write[PATH_MAX];
+static int backing_fd = -1;
+
+static int is_disk(const char *path)
+{
+	return strcmp(path, "/disk") == 0;
+}
+
+static int failfs_getattr(const char *path, struct stat *st,
+			  struct fuse_file_info *fi)
+{
+	if (strcmp(path, "/") == 0) {
+		memset(st, 0, sizeof(*st));
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return 0;
+	}
+	if (!is_disk(path))
+		return -ENOENT;
+	if (fstat(backing_fd, st) < 0)
+		return -errno;
+	return 0;
+}
+
+static int failfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
+			  off_t off, struct fuse_file_info *fi,
+			  enum fuse_readdir_flags flags)
+{
+	if (strcmp(path, "/") != 0)
+		return -ENOENT;
+	fill(buf, ".", NULL, 0, 0);
+	fill(buf, "..", NULL, 0, 0);
+	fill(buf, "disk", NULL, 0, 0);
+	return 0;
+}
+
+static int failfs_open(const char *path, struct fuse_file_info *fi)
+{
+	if (!is_disk(path))
+		return -ENOENT;
+	fi->direct_io = 0;
+	fi->keep_cache = 0;
+	return 0;
+}
+
+static int failfs_read(const char *path, char *buf, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	ssize_t n = pread(backing_fd, buf, size, off);
+
+	return n < 0 ? -errno : (int)n;
+}
+
+static int failfs_write(const char *path, const char *buf, size_t size,
+			off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n;
+
+	if (access(ctl_write, F_OK) == 0)
+		return -EIO;
+	n = pwrite(backing_fd, buf, size, off);
+	return n < 0 ? -errno : (int)n;
+}
+
+static int failfs_fsync(const char *path, int datasync,
+			struct fuse_file_info *fi)
+{
+	if (access(ctl_fsync, F_OK) == 0)
+		return -EIO;
+	if ((datasync ? fdatasync(backing_fd) : fsync(backing_fd)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int failfs_truncate(const char *path, off_t size,
+			   struct fuse_file_info *fi)
+{
+	if (!is_disk(path))
+		return -ENOENT;
+	return ftruncate(backing_fd, size) < 0 ? -errno : 0;
+}
+
+static const struct fuse_operations failfs_ops = {
+	.getattr = failfs_getattr,
+	.readdir = failfs_readdir,
+	.open = failfs_open,
+	.read = failfs_read,
+	.write = failfs_write,
+	.fsync = failfs_fsync,
+	.truncate = failfs_truncate,
+};
+
+int main(int argc, char **argv)
+{
+	char opt_f[] = "-f", opt_s[] = "-s", opt_o[] = "-o";
+	char opt_perm[] = "default_permissions";
+	char *fargv[] = { argv[0], opt_f, opt_s, opt_o, opt_perm, NULL, NULL };
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: failfs BACKING CTLDIR MOUNTDIR\n");
+		return 2;
+	}
+	backing = argv[1];
+	if (snprintf(ctl_fsync, sizeof(ctl_fsync), "%s/fail-fsync", argv[2]) >=
+	    (int)sizeof(ctl_fsync) ||
+	    snprintf(ctl_write, sizeof(ctl_write), "%s/fail-write", argv[2]) >=
+	    (int)sizeof(ctl_write)) {
+		fprintf(stderr, "failfs: control directory path too long\n");
+		return 2;
+	}
+	backing_fd = open(backing, O_RDWR);
+	if (backing_fd < 0) {
+		fprintf(stderr, "failfs: %s: %s\n", backing, strerror(errno));
+		return 1;
+	}
+	fargv[5] = argv[3];
+	return fuse_main(6, fargv, &failfs_ops, NULL) ? 1 : 0;
+}
