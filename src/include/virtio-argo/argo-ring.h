@@ -45,7 +45,7 @@
 #define VA_ARGO_RING_HDR_SIZE		64u
 #define VA_ARGO_MSG_HDR_SIZE		16u
 #define VA_ARGO_PAGE_SIZE		4096u
-#define VA_ARGO_MAX_RING_SIZE		0x1000000u	/* incl. nothing: data bytes */
+#define VA_ARGO_MAX_RING_SIZE		0x1000000u	/* Xen's bound on len (data bytes) */
 #define VA_ARGO_MAX_RING_PAGES		4096u
 #define VA_ARGO_MIN_RING_LEN		48u
 #define VA_ARGO_MAX_RINGS_PER_DOMAIN	128u
