@@ -7,8 +7,10 @@
 #      integration tests (simulator, daemons, user-space guest, FUSE)
 #   3. the same unit and integration tests in an ASan+UBSan build
 #   4. the kernel modules: W=1 build without warnings, checkpatch --strict
-#   5. real Xen with Argo under QEMU: the argo core, /dev/argo and the
-#      daemons' xen back-end in dom0 (tests/kernel/qemu-dom0.sh)
+#   5. real Xen with Argo under QEMU (tests/system/run.sh): stage 0, the
+#      argo core, /dev/argo and the daemons' xen back-end in dom0; stage 1,
+#      the stock virtio_blk over virtio_argo served by virtio-argo-blkd in
+#      dom0
 # and closes with one line "N passed, N failed".
 #
 #   scripts/test.sh [--no-sanitize] [--no-kernel] [--no-system]
@@ -99,11 +101,11 @@ if [ "$kernel" = 1 ]; then
 fi
 
 if [ "$system" = 1 ]; then
-	note "real Xen with Argo under QEMU, stage 0: the argo core in dom0"
-	if tests/kernel/qemu-dom0.sh build-xen; then
-		pass "xen stage 0: argo core, /dev/argo, xen back-end in dom0"
+	note "real Xen with Argo under QEMU: stages 0 and 1 in dom0"
+	if tests/system/run.sh build-xen; then
+		pass "xen stages 0 and 1: argo core, /dev/argo; virtio_blk over virtio_argo, blkd --transport xen"
 	else
-		fail "xen stage 0 (logs in build-xen/)"
+		fail "xen stages 0 and 1 (logs in build-xen/)"
 	fi
 fi
 

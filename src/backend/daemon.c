@@ -46,6 +46,11 @@ int va_daemon_parse_opt(struct va_daemon_opts *o, int opt, const char *arg)
 			return bad_value("port", arg);
 		o->port = v;
 		return 1;
+	case VA_DAEMON_OPT_DRIVER_PORT:
+		if (va_parse_u32(arg, 1, UINT32_MAX, &v) < 0)
+			return bad_value("driver-port", arg);
+		o->driver_port = v;
+		return 1;
 	case VA_DAEMON_OPT_RING_LEN:
 		if (va_parse_u32(arg, VA_RING_LEN_MIN, VA_RING_LEN_MAX, &v) < 0 ||
 		    !va_argo_ring_len_valid(v))
@@ -84,10 +89,6 @@ int va_daemon_opts_check(const struct va_daemon_opts *o)
 		fprintf(stderr, "--domid is required\n");
 		return -EINVAL;
 	}
-	if (o->guest_domid == o->self_domid) {
-		fprintf(stderr, "--domid must differ from --self-domid\n");
-		return -EINVAL;
-	}
 	return 0;
 }
 
@@ -96,7 +97,8 @@ void va_daemon_usage(FILE *f)
 	fprintf(f,
 "  --domid N            guest domain served (required)\n"
 "  --self-domid N       own domain id for the simulator (default 0)\n"
-"  --port P             Argo port of the device (both rings)\n"
+"  --port P             Argo port of the device's ring\n"
+"  --driver-port P      port of the guest's ring (default: --port)\n"
 "  --ring-len BYTES     data bytes of the device's ring (default %u)\n"
 "  --transport T        sim, xen or auto (default auto)\n"
 "  --sim-socket PATH    simulator socket (default $%s, else %s)\n"
@@ -114,6 +116,7 @@ void va_daemon_dev_opts(const struct va_daemon_opts *o, const char *name,
 	memset(ret, 0, sizeof(*ret));
 	ret->guest_domid = o->guest_domid;
 	ret->port = o->port;
+	ret->driver_port = o->driver_port;
 	ret->ring_len = o->ring_len;
 	ret->name = name;
 }
@@ -176,6 +179,15 @@ int va_daemon_open(struct va_daemon *d, const char *ident,
 		va_loop_free(d->loop);
 		d->loop = NULL;
 		return r;
+	}
+	/* A domain may serve itself (Argo lets it send to itself), but its
+	 * two rings would then both be (self, port, partner self). */
+	if (o->guest_domid == va_argo_self_domid(d->argo) &&
+	    (!o->driver_port || o->driver_port == o->port)) {
+		va_err("--domid %u is this domain: serving it needs a "
+		       "--driver-port different from --port", o->guest_domid);
+		va_daemon_close(d);
+		return -EINVAL;
 	}
 	return 0;
 }

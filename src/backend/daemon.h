@@ -40,6 +40,7 @@ enum {
 	VA_DAEMON_OPT_DOMID = VA_DAEMON_OPT_BASE,
 	VA_DAEMON_OPT_SELF_DOMID,
 	VA_DAEMON_OPT_PORT,
+	VA_DAEMON_OPT_DRIVER_PORT,
 	VA_DAEMON_OPT_RING_LEN,
 	VA_DAEMON_OPT_TRANSPORT,
 	VA_DAEMON_OPT_SIM_SOCKET,
@@ -52,6 +53,7 @@ enum {
 	{ "domid", required_argument, NULL, VA_DAEMON_OPT_DOMID },	\
 	{ "self-domid", required_argument, NULL, VA_DAEMON_OPT_SELF_DOMID }, \
 	{ "port", required_argument, NULL, VA_DAEMON_OPT_PORT },	\
+	{ "driver-port", required_argument, NULL, VA_DAEMON_OPT_DRIVER_PORT }, \
 	{ "ring-len", required_argument, NULL, VA_DAEMON_OPT_RING_LEN }, \
 	{ "transport", required_argument, NULL, VA_DAEMON_OPT_TRANSPORT }, \
 	{ "sim-socket", required_argument, NULL, VA_DAEMON_OPT_SIM_SOCKET }, \
@@ -66,6 +68,7 @@ struct va_daemon_opts {
 	uint16_t guest_domid;		/* --domid, required */
 	uint16_t self_domid;		/* --self-domid, default 0 */
 	uint32_t port;			/* --port, default per daemon */
+	uint32_t driver_port;		/* --driver-port, 0: same as port */
 	uint32_t ring_len;		/* --ring-len, 0: VA_RING_LEN_DEFAULT */
 	enum va_transport transport;	/* --transport */
 	const char *sim_socket;		/* --sim-socket, NULL: env/default */

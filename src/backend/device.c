@@ -91,7 +91,8 @@ struct va_dev {
 	const struct va_dev_ops *ops;
 	void *opaque;
 	uint16_t guest;
-	uint32_t port;
+	uint32_t port;			/* our ring's port, source of our sends */
+	uint32_t driver_port;		/* the guest ring's port */
 	uint32_t ring_len;
 	char name[32];
 
@@ -158,8 +159,8 @@ static int dev_sendv(struct va_dev *dev, const struct iovec *iov,
 				      VA_ARGO_MSG_TYPE);
 	if (!dev->argo)
 		return -ENOTCONN;
-	return (int)va_argo_sendv(dev->argo, dev->port, dev->guest, dev->port,
-				  iov, niov, VA_ARGO_MSG_TYPE);
+	return (int)va_argo_sendv(dev->argo, dev->port, dev->guest,
+				  dev->driver_port, iov, niov, VA_ARGO_MSG_TYPE);
 }
 
 static void dev_msg_free(struct dev_msg *m)
@@ -190,7 +191,7 @@ static void dev_wait_space(struct va_dev *dev, size_t len)
 {
 	struct va_argo_query q = {
 		.domid = dev->guest,
-		.port = dev->port,
+		.port = dev->driver_port,
 		.space_required = (uint32_t)len,
 	};
 
@@ -1076,7 +1077,7 @@ void va_dev_input(struct va_dev *dev, uint16_t src_dom, uint32_t src_port,
 	struct va_rec rec;
 	int r;
 
-	if (src_dom != dev->guest || src_port != dev->port) {
+	if (src_dom != dev->guest || src_port != dev->driver_port) {
 		dev->stats.dropped++;
 		va_log_ratelimited(&dev->rl_log, VA_LOG_DEBUG,
 				   "%s: message from dom%u port %#x dropped",
@@ -1285,6 +1286,7 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 	dev->opaque = opaque;
 	dev->guest = opts->guest_domid;
 	dev->port = opts->port;
+	dev->driver_port = opts->driver_port ? opts->driver_port : opts->port;
 	dev->ring_len = opts->ring_len ? opts->ring_len : VA_RING_LEN_DEFAULT;
 	snprintf(dev->name, sizeof(dev->name), "%s",
 		 opts->name ? opts->name : "dev");

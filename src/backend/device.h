@@ -92,7 +92,8 @@ struct va_dev_info {
 
 struct va_dev_opts {
 	uint16_t guest_domid;		/* the one domain served */
-	uint32_t port;			/* Argo port of the device (both rings) */
+	uint32_t port;			/* Argo port of the device's ring */
+	uint32_t driver_port;		/* port of the guest's ring (0: port) */
 	uint32_t ring_len;		/* data bytes of our ring (0: default) */
 	const char *name;		/* for logs, e.g. "blk" */
 };

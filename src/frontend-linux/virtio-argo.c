@@ -7,9 +7,11 @@
  * Model (like virtio_mmio, but every register access is a message):
  *
  *  - One virtio device per entry of the "devices" parameter
- *    (virtio_argo.devices=<backend-domid>:<port>[,...]).  For each, an Argo
- *    ring (self, port, partner = backend domid) is registered through the
- *    argo core, DEVICE_INFO tells the device id, and a virtio device is
+ *    (virtio_argo.devices=<backend-domid>:<port>[:<local-port>][,...]).
+ *    For each, an Argo ring (self, local port, partner = backend domid) is
+ *    registered through the argo core (the local port is the device's port
+ *    unless given: a domain serving itself needs two), DEVICE_INFO tells
+ *    the device id, and a virtio device is
  *    registered.  The probe is retried with backoff until the backend
  *    answers (or sends HELLO).
  *  - Every virtio_config_ops member is a control round trip (GET/SET_CONFIG
@@ -77,7 +79,8 @@
 
 static char *devices;
 module_param(devices, charp, 0444);
-MODULE_PARM_DESC(devices, "Remote devices: <backend-domid>:<port>[,...]");
+MODULE_PARM_DESC(devices,
+		 "Remote devices: <backend-domid>:<port>[:<local-port>][,...]");
 
 static unsigned int ring_len = VA_RING_LEN_DEFAULT;
 module_param(ring_len, uint, 0444);
@@ -125,7 +128,8 @@ struct va_dev {
 	struct platform_device *pdev;
 	unsigned int idx;
 	u16 domid;
-	u32 port;
+	u32 port;			/* the device's (destination, source check) */
+	u32 local_port;			/* our ring's (source of our messages) */
 	struct va_kring *ring;
 
 	u32 session;			/* ours, fixed for the device's life */
@@ -1606,7 +1610,7 @@ static void va_dev_destroy(struct va_dev *vd)
 }
 
 static int va_dev_create(unsigned int idx, u16 domid, u32 port,
-			 struct va_dev **ret)
+			 u32 local_port, struct va_dev **ret)
 {
 	struct va_dev *vd;
 	int err;
@@ -1617,6 +1621,7 @@ static int va_dev_create(unsigned int idx, u16 domid, u32 port,
 	vd->idx = idx;
 	vd->domid = domid;
 	vd->port = port;
+	vd->local_port = local_port;
 	do {
 		vd->session = get_random_u32();
 	} while (!vd->session);
@@ -1655,10 +1660,12 @@ static int va_dev_create(unsigned int idx, u16 domid, u32 port,
 	if (err)
 		goto err_pdev;
 
-	vd->ring = va_argo_ring_register_msg(port, domid, ring_len, va_rx, vd);
+	vd->ring = va_argo_ring_register_msg(local_port, domid, ring_len,
+					     va_rx, vd);
 	if (IS_ERR(vd->ring)) {
 		err = PTR_ERR(vd->ring);
-		dev_err(&vd->pdev->dev, "ring %u:%#x: %d\n", domid, port, err);
+		dev_err(&vd->pdev->dev, "ring %#x (partner %u): %d\n",
+			local_port, domid, err);
 		goto err_attr;
 	}
 
@@ -1680,19 +1687,30 @@ err_free:
 	return err;
 }
 
-/* Parse "<domid>:<port>" (port in any base kstrtou32 accepts). */
-static int va_parse_one(char *s, u16 *ret_domid, u32 *ret_port)
+/*
+ * Parse "<domid>:<port>[:<local-port>]" (ports in any base kstrtou32
+ * accepts; the local port defaults to the device's, and may not be 0).
+ */
+static int va_parse_one(char *s, u16 *ret_domid, u32 *ret_port,
+			u32 *ret_local)
 {
-	char *colon = strchr(s, ':');
+	char *port = strchr(s, ':'), *local;
 	int err;
 
-	if (!colon)
+	if (!port)
 		return -EINVAL;
-	*colon = '\0';
+	*port++ = '\0';
+	local = strchr(port, ':');
+	if (local)
+		*local++ = '\0';
 	err = kstrtou16(strim(s), 0, ret_domid);
 	if (!err)
-		err = kstrtou32(strim(colon + 1), 0, ret_port);
-	if (!err && *ret_domid >= 0x7ff0)	/* DOMID_FIRST_RESERVED */
+		err = kstrtou32(strim(port), 0, ret_port);
+	*ret_local = *ret_port;
+	if (!err && local)
+		err = kstrtou32(strim(local), 0, ret_local);
+	if (!err && (*ret_domid >= 0x7ff0 ||	/* DOMID_FIRST_RESERVED */
+		     !*ret_local))
 		err = -EINVAL;
 	return err;
 }
@@ -1723,7 +1741,7 @@ static int __init va_init(void)
 	p = list;
 	while ((item = strsep(&p, ",")) != NULL) {
 		u16 domid;
-		u32 port;
+		u32 port, local;
 
 		if (!*item)
 			continue;
@@ -1732,12 +1750,14 @@ static int __init va_init(void)
 			err = -E2BIG;
 			break;
 		}
-		err = va_parse_one(item, &domid, &port);
+		err = va_parse_one(item, &domid, &port, &local);
 		if (err) {
-			pr_err("bad device \"%s\" (want <domid>:<port>)\n", item);
+			pr_err("devices=%s: entry %u is not <domid>:<port>[:<local-port>]\n",
+			       devices, va_ndevs + 1);
 			break;
 		}
-		err = va_dev_create(va_ndevs, domid, port, &va_devs[va_ndevs]);
+		err = va_dev_create(va_ndevs, domid, port, local,
+				    &va_devs[va_ndevs]);
 		if (err)
 			break;
 		va_ndevs++;

@@ -44,6 +44,7 @@ static void usage(FILE *f)
 		"                          simulator if absent)\n"
 		"  -b, --backend-domid B   the backend's domain (default 0)\n"
 		"  -p, --port P            the device's Argo port (default: blk %#x)\n"
+		"  -l, --local-port P      our ring's port (default: the device's)\n"
 		"  -s, --sim-socket PATH   simulator socket (default: $%s, else %s)\n"
 		"  -t, --transport T       sim, xen or auto (default auto)\n"
 		"  -r, --ring-size N       our ring's data bytes (default %u)\n"
@@ -259,6 +260,7 @@ int main(int argc, char **argv)
 		{ "self-domid", required_argument, NULL, 'g' },
 		{ "backend-domid", required_argument, NULL, 'b' },
 		{ "port", required_argument, NULL, 'p' },
+		{ "local-port", required_argument, NULL, 'l' },
 		{ "sim-socket", required_argument, NULL, 's' },
 		{ "transport", required_argument, NULL, 't' },
 		{ "ring-size", required_argument, NULL, 'r' },
@@ -276,13 +278,14 @@ int main(int argc, char **argv)
 		.prog = PROG,
 		.timeout_s = 10,
 	};
-	uint32_t v, port = VA_PORT_BLK_DEFAULT, ring_len = 0, backend = 0;
+	uint32_t v, port = VA_PORT_BLK_DEFAULT, local_port = 0, ring_len = 0;
+	uint32_t backend = 0;
 	const struct guest_mode *mode = NULL;
 	bool verbose = false;
 	size_t i;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+g:b:p:s:t:r:T:vhV", opts,
+	while ((c = getopt_long(argc, argv, "+g:b:p:l:s:t:r:T:vhV", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'g':
@@ -296,6 +299,10 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			if (va_parse_u32(optarg, 0, UINT32_MAX, &port) < 0)
+				goto bad;
+			break;
+		case 'l':
+			if (va_parse_u32(optarg, 1, UINT32_MAX, &local_port) < 0)
 				goto bad;
 			break;
 		case 's':
@@ -349,6 +356,7 @@ int main(int argc, char **argv)
 	ctx.gopts.argo = ctx.argo;
 	ctx.gopts.backend_domid = (uint16_t)backend;
 	ctx.gopts.port = port;
+	ctx.gopts.local_port = local_port;
 	ctx.gopts.ring_len = ring_len;
 	ctx.gopts.timeout_ms = ctx.timeout_s * 1000;
 	ctx.gopts.wait_for_backend = true;

@@ -528,7 +528,7 @@ static ssize_t send_batch(struct va_guest *g, const struct va_batch *b)
 	struct iovec iov = { .iov_base = b->buf, .iov_len = b->len };
 	ssize_t r;
 
-	r = va_argo_sendv(g->argo, g->opts.port, g->opts.backend_domid,
+	r = va_argo_sendv(g->argo, g->opts.local_port, g->opts.backend_domid,
 			  g->opts.port, &iov, 1, VA_ARGO_MSG_TYPE);
 	if (r >= 0)
 		g->st.messages_sent++;
@@ -1259,6 +1259,8 @@ int va_guest_open(const struct va_guest_opts *opts, struct va_guest **ret)
 	if (!g)
 		return -ENOMEM;
 	g->opts = *opts;
+	if (!g->opts.local_port)
+		g->opts.local_port = g->opts.port;
 	if (!g->opts.timeout_ms)
 		g->opts.timeout_ms = VA_GUEST_TIMEOUT_DEFAULT_MS;
 	g->argo = opts->argo;
@@ -1272,7 +1274,8 @@ int va_guest_open(const struct va_guest_opts *opts, struct va_guest **ret)
 	va_batch_init(&g->tx, 0);
 	g->state = G_DOWN;
 
-	r = va_argo_register_ring(g->argo, opts->port, opts->backend_domid, len,
+	r = va_argo_register_ring(g->argo, g->opts.local_port,
+				  opts->backend_domid, len,
 				  &g->ring);
 	if (r < 0)
 		goto fail;

@@ -51,7 +51,8 @@ struct va_guest;
 struct va_guest_opts {
 	struct va_argo *argo;		/* the caller's, outlives the guest */
 	uint16_t backend_domid;
-	uint32_t port;
+	uint32_t port;			/* the device's port */
+	uint32_t local_port;		/* our ring's port (0: port) */
 	uint32_t ring_len;		/* our ring's data bytes (0: default) */
 	uint64_t features_mask;		/* device bits 0-63 the driver accepts */
 	uint32_t expect_device_id;	/* 0: any */

@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# A domain serving itself, as dom0 does in the real-Xen stage 1: blkd and
+# the guest both in domain 0, the guest's ring on its own port
+# (--driver-port / --local-port) because two rings (0, P, partner 0)
+# cannot coexist. Without a distinct driver port blkd refuses to start
+# with a message that says why. Data written through the FUSE file is read
+# back from the image itself.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/blk-lib.sh"
+
+[ "$(id -u)" = 0 ] || va_skip "needs root (FUSE for other users)"
+[ -c /dev/fuse ] || va_skip "no /dev/fuse"
+va_need "$VA_BLKD"
+va_start_sim
+
+img=$VA_TMP/disk.img
+truncate -s 64M "$img"
+drv=$((VA_BLK_PORT + 1))
+
+"$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim --domid 0 \
+	--image "$img" >"$VA_TMP/refused.log" 2>&1
+rc=$?
+cat "$VA_TMP/refused.log"
+[ $rc = 1 ] || va_fail "blkd serving its own domain on one port: rc $rc, not 1"
+grep -q 'needs a --driver-port different from --port' "$VA_TMP/refused.log" ||
+	va_fail "no message naming --driver-port"
+
+va_bg blkd "$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim --domid 0 \
+	--driver-port "$drv" --image "$img"
+VA_BLKD_PID=$VA_PID
+va_grep "$VA_TMP/blkd.log" 'serving' || va_fail "blkd did not start"
+
+mkdir -p "$VA_TMP/mnt"
+va_bg fuse "$VA_GUEST" --sim-socket "$VA_SOCK" --self-domid 0 \
+	--port "$VA_BLK_PORT" --local-port "$drv" --timeout 20 blk fuse "$VA_TMP/mnt"
+VA_FUSE_PID=$VA_PID
+VA_FUSE_DIR=$VA_TMP/mnt
+va_wait 10 test -f "$VA_TMP/mnt/disk" || va_fail "FUSE file did not appear"
+
+head -c 8M /dev/urandom >"$VA_TMP/data"
+dd if="$VA_TMP/data" of="$VA_TMP/mnt/disk" bs=1M seek=3 conv=notrunc,fsync \
+	status=none || va_fail "write through the device"
+cmp -n 8388608 "$VA_TMP/data" "$VA_TMP/mnt/disk" --ignore-initial=0:3145728 ||
+	va_fail "read back through the device differs"
+va_stop_fuse
+va_stop "$VA_BLKD_PID"
+cmp -n 8388608 "$VA_TMP/data" "$img" --ignore-initial=0:3145728 ||
+	va_fail "the image does not hold what was written"
+va_log "PASS: dom0 served itself (device port $VA_BLK_PORT, driver port $(printf %#x "$drv"))"
