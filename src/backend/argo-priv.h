@@ -34,6 +34,9 @@ struct va_argo_ops {
 	int (*notify)(struct va_argo *a, struct va_argo_query *ents,
 		      unsigned int n);
 	int (*domain_exists)(struct va_argo *a, uint16_t domid);
+	/* NULL: names cannot be resolved (-EOPNOTSUPP). */
+	int (*domain_lookup)(struct va_argo *a, const char *name,
+			     uint16_t *ret_domid);
 	bool (*ring_alive)(const struct va_ring *r);
 };
 

@@ -4,32 +4,62 @@
  * argo char device of module virtio_argo_core (/dev/argo, ABI in
  * virtio-argo/argo-dev.h).
  *
- * The connection's fd is the char device itself: it polls readable when
- * one of our rings holds data or VIRQ_ARGO fired (message or space
- * wake-up); VA_ARGODEV_ACK clears the event bits.  Rings are the kernel's
- * ring pages mapped read-write; argo.c reads them in place and writes
- * rx_ptr.  The kernel checks that sendv's source port is one of ours.
+ * The char device polls readable when one of our rings holds data or
+ * VIRQ_ARGO fired (message or space wake-up); VA_ARGODEV_ACK clears the
+ * event bits.  Rings are the kernel's ring pages mapped read-write; argo.c
+ * reads them in place and writes rx_ptr.  The kernel checks that sendv's
+ * source port is one of ours.
+ *
+ * Domains.  Xen tells a ring's owner nothing when it removes the ring
+ * because the partner died, and Argo has no way to ask whether a domain
+ * exists.  XenStore does: with access to it, the connection watches
+ * @introduceDomain and @releaseDomain, its fd is an epoll set of the char
+ * device and the XenStore watch fd, and after a release every ring whose
+ * partner is no longer introduced turns dead (va_ring_alive).  Domain names
+ * resolve through /local/domain/N/name.  Access: in dom0, only through
+ * xenstored's socket, tried first (when dom0 runs no xenstored, a request
+ * on /dev/xen/xenbus blocks forever, and xs_open falls back to it); in any
+ * other domain also through the kernel's xenbus device (xenstored runs
+ * elsewhere and is up, or the domain would not exist).
+ * Without XenStore the fd is the char device alone, existence is unknown
+ * and callers retry registration on -ESRCH.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+#include <xenstore.h>
+#include <xenstore_lib.h>
 
 #include "argo-priv.h"
 #include "log.h"
 #include "virtio-argo/argo-dev.h"
 
+#define XS_WATCH_TOKEN	"virtio-argo"
+
 struct xen_argo {
 	struct va_argo a;
+	int dev_fd;			/* /dev/argo */
+	struct xs_handle *xs;		/* NULL: no XenStore */
 };
 
 struct xen_ring {
 	struct va_ring r;
 	size_t map_size;
+	bool dead;			/* the partner was released */
 };
+
+static inline struct xen_argo *to_xen(struct va_argo *a)
+{
+	return (struct xen_argo *)a;
+}
 
 static int xioctl(int fd, unsigned long req, void *arg)
 {
@@ -43,15 +73,48 @@ static int xioctl(int fd, unsigned long req, void *arg)
 
 static void xen_close(struct va_argo *a)
 {
-	close(a->fd);
-	free(a);
+	struct xen_argo *x = to_xen(a);
+
+	if (x->xs) {
+		xs_close(x->xs);
+		close(a->fd);		/* the epoll set */
+	}
+	close(x->dev_fd);
+	free(x);
+}
+
+/* Is domid introduced to XenStore?  Ourselves always. */
+static bool xs_domain_alive(struct xen_argo *x, uint16_t domid)
+{
+	return domid == x->a.self_domid || xs_is_domain_introduced(x->xs, domid);
 }
 
 static int xen_ack(struct va_argo *a)
 {
+	struct xen_argo *x = to_xen(a);
+	struct va_ring *r;
+	bool changed = false;
 	uint32_t ev;
+	char **w;
 
-	xioctl(a->fd, VA_ARGODEV_ACK, &ev);
+	xioctl(x->dev_fd, VA_ARGODEV_ACK, &ev);
+	if (!x->xs)
+		return 0;
+	while ((w = xs_check_watch(x->xs)) != NULL) {
+		free(w);
+		changed = true;
+	}
+	if (!changed)
+		return 0;
+	for (r = a->rings; r; r = r->next) {
+		struct xen_ring *xr = (struct xen_ring *)r;
+
+		if (!xr->dead && !xs_domain_alive(x, r->partner)) {
+			va_info("argo: dom%u released: ring port %#x dropped",
+				r->partner, r->port);
+			xr->dead = true;
+		}
+	}
 	return 0;
 }
 
@@ -72,12 +135,12 @@ static int xen_register_ring(struct va_argo *a, uint32_t port,
 	xr = calloc(1, sizeof(*xr));
 	if (!xr)
 		return -ENOMEM;
-	err = xioctl(a->fd, VA_ARGODEV_REGISTER, &reg);
+	err = xioctl(to_xen(a)->dev_fd, VA_ARGODEV_REGISTER, &reg);
 	if (err < 0)
 		goto err_free;
 	xr->map_size = reg.mmap_size;
 	map = mmap(NULL, xr->map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   a->fd, (off_t)reg.mmap_offset);
+		   to_xen(a)->dev_fd, (off_t)reg.mmap_offset);
 	if (map == MAP_FAILED) {
 		err = -errno;
 		goto err_unregister;
@@ -87,7 +150,7 @@ static int xen_register_ring(struct va_argo *a, uint32_t port,
 	return 0;
 
 err_unregister:
-	xioctl(a->fd, VA_ARGODEV_UNREGISTER, &unreg);
+	xioctl(to_xen(a)->dev_fd, VA_ARGODEV_UNREGISTER, &unreg);
 err_free:
 	free(xr);
 	return err;
@@ -101,7 +164,8 @@ static void xen_unregister_ring(struct va_ring *r)
 	};
 	int err;
 
-	err = xioctl(r->argo->fd, VA_ARGODEV_UNREGISTER, &unreg);
+	err = xioctl(to_xen(r->argo)->dev_fd, VA_ARGODEV_UNREGISTER, &unreg);
+	/* -ENOENT: Xen removed it with its partner. */
 	if (err < 0 && err != -ENOENT)
 		va_warn("argo: unregister ring port %u partner %u: %s",
 			r->port, r->partner, strerror(-err));
@@ -132,7 +196,7 @@ static ssize_t xen_sendv(struct va_argo *a, uint32_t src_port,
 		xiov[i].len = (uint32_t)iov[i].iov_len;
 		xiov[i].pad = 0;
 	}
-	return xioctl(a->fd, VA_ARGODEV_SENDV, &s);
+	return xioctl(to_xen(a)->dev_fd, VA_ARGODEV_SENDV, &s);
 }
 
 static int xen_notify(struct va_argo *a, struct va_argo_query *ents,
@@ -154,7 +218,7 @@ static int xen_notify(struct va_argo *a, struct va_argo_query *ents,
 		}
 		req.ents = (uint64_t)(uintptr_t)x;
 	}
-	err = xioctl(a->fd, VA_ARGODEV_NOTIFY, &req);
+	err = xioctl(to_xen(a)->dev_fd, VA_ARGODEV_NOTIFY, &req);
 	for (i = 0; err >= 0 && i < n; i++) {
 		ents[i].flags = x[i].flags;
 		ents[i].max_message_size = x[i].max_message_size;
@@ -165,19 +229,51 @@ static int xen_notify(struct va_argo *a, struct va_argo_query *ents,
 
 static int xen_domain_exists(struct va_argo *a, uint16_t domid)
 {
-	(void)domid;
-	return xioctl(a->fd, VA_ARGODEV_DOMAIN_EXISTS, NULL);
+	struct xen_argo *x = to_xen(a);
+
+	if (!x->xs)
+		return -EOPNOTSUPP;
+	return xs_domain_alive(x, domid) ? 1 : 0;
 }
 
-/*
- * A registered ring stays alive until va_argo_unregister_ring() frees it.
- * Known gap: the char device does not yet report a ring that Xen removed
- * because its partner domain died (daemons see -ECONNREFUSED on replies).
- */
+static int xen_domain_lookup(struct va_argo *a, const char *name,
+			     uint16_t *ret_domid)
+{
+	struct xen_argo *x = to_xen(a);
+	unsigned int i, n = 0, len;
+	char path[64], **ids;
+	int err = -ENOENT;
+
+	if (!x->xs)
+		return -EOPNOTSUPP;
+	ids = xs_directory(x->xs, XBT_NULL, "/local/domain", &n);
+	if (!ids)
+		return errno ? -errno : -EIO;
+	for (i = 0; i < n && err == -ENOENT; i++) {
+		unsigned long id;
+		char *end, *v;
+
+		errno = 0;
+		id = strtoul(ids[i], &end, 10);
+		if (errno || *end || end == ids[i] || id > VA_ARGO_DOMID_MAX)
+			continue;
+		snprintf(path, sizeof(path), "/local/domain/%lu/name", id);
+		v = xs_read(x->xs, XBT_NULL, path, &len);
+		if (v && len == strlen(name) && !memcmp(v, name, len) &&
+		    xs_domain_alive(x, (uint16_t)id)) {
+			*ret_domid = (uint16_t)id;
+			err = 0;
+		}
+		free(v);
+	}
+	free(ids);
+	return err;
+}
+
+/* Alive until its partner is released (XenStore) or it is unregistered. */
 static bool xen_ring_alive(const struct va_ring *r)
 {
-	(void)r;
-	return true;
+	return !((const struct xen_ring *)r)->dead;
 }
 
 static const struct va_argo_ops xen_ops = {
@@ -188,8 +284,69 @@ static const struct va_argo_ops xen_ops = {
 	.sendv = xen_sendv,
 	.notify = xen_notify,
 	.domain_exists = xen_domain_exists,
+	.domain_lookup = xen_domain_lookup,
 	.ring_alive = xen_ring_alive,
 };
+
+/*
+ * XenStore, if we can have it (see the file comment): watches on domain
+ * introduction and release, and an epoll set of both fds as the
+ * connection's fd.  Without it the connection works as before, with one
+ * log line.
+ */
+static bool xenstored_listening(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = xs_daemon_socket();
+	bool ok;
+	int fd;
+
+	if (!path || strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+static void xs_setup(struct xen_argo *x, bool dom0)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = -1;
+
+	errno = ENOENT;
+	x->xs = !dom0 || xenstored_listening() ? xs_open(0) : NULL;
+	if (!x->xs) {
+		va_info("argo: no XenStore (%s): domains are waited for by "
+			"retrying, a guest's death is seen when sends fail",
+			dom0 ? "no xenstored socket" : strerror(errno));
+		return;
+	}
+	if (!xs_watch(x->xs, "@introduceDomain", XS_WATCH_TOKEN) ||
+	    !xs_watch(x->xs, "@releaseDomain", XS_WATCH_TOKEN))
+		goto fail;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		goto fail;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, x->dev_fd, &ev) < 0)
+		goto fail;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, xs_fileno(x->xs), &ev) < 0)
+		goto fail;
+	x->a.fd = ep;
+	va_info("argo: XenStore watches on domain introduction and release");
+	return;
+
+fail:
+	va_warn("argo: XenStore watches: %s; going on without XenStore",
+		strerror(errno));
+	if (ep >= 0)
+		close(ep);
+	xs_close(x->xs);
+	x->xs = NULL;
+}
 
 int va_argo_xen_open(const struct va_argo_opts *opts, struct va_argo **ret)
 {
@@ -223,7 +380,9 @@ int va_argo_xen_open(const struct va_argo_opts *opts, struct va_argo **ret)
 	/* The kernel knows its domid in dom0 or from its domid= parameter. */
 	x->a.self_domid = info.self_domid != VA_ARGO_DOMID_ANY ?
 			  info.self_domid : opts->self_domid;
+	x->dev_fd = fd;
 	x->a.fd = fd;
+	xs_setup(x, info.self_domid == 0);
 	*ret = &x->a;
 	return 0;
 

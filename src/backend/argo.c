@@ -166,6 +166,16 @@ int va_argo_domain_exists(struct va_argo *a, uint16_t domid)
 	return a->ops->domain_exists(a, domid);
 }
 
+int va_argo_domain_lookup(struct va_argo *a, const char *name,
+			  uint16_t *ret_domid)
+{
+	if (!name || !*name)
+		return -EINVAL;
+	if (!a->ops->domain_lookup)
+		return -EOPNOTSUPP;
+	return a->ops->domain_lookup(a, name, ret_domid);
+}
+
 uint32_t va_ring_port(const struct va_ring *r)
 {
 	return r->port;

@@ -106,6 +106,17 @@ int va_argo_notify(struct va_argo *a, struct va_argo_query *ents, unsigned int n
  */
 int va_argo_domain_exists(struct va_argo *a, uint16_t domid);
 
+/*
+ * The domain that has this name now (XenStore's /local/domain/N/name; a
+ * guest keeps its name across reboots, not its id).  0 and *ret_domid
+ * set; -ENOENT if no live domain has it; -EOPNOTSUPP where names cannot
+ * be resolved (the simulator, or Xen without XenStore access).  On Xen,
+ * the fd also fires when a domain is introduced or released, so a caller
+ * waiting for a name can look again then.
+ */
+int va_argo_domain_lookup(struct va_argo *a, const char *name,
+			  uint16_t *ret_domid);
+
 /* ---- reading a registered ring ---- */
 
 uint32_t va_ring_port(const struct va_ring *r);

@@ -9,6 +9,8 @@
 #include "daemon.h"
 #include "util.h"
 
+#define DOMAIN_NAME_MAX	255	/* a XenStore node's value, as a name */
+
 void va_daemon_opts_init(struct va_daemon_opts *o, uint32_t default_port)
 {
 	memset(o, 0, sizeof(*o));
@@ -35,6 +37,11 @@ int va_daemon_parse_opt(struct va_daemon_opts *o, int opt, const char *arg)
 			return bad_value("domid", arg);
 		o->guest_domid = (uint16_t)v;
 		o->have_guest = true;
+		return 1;
+	case VA_DAEMON_OPT_DOMAIN:
+		if (!arg || !*arg || strlen(arg) > DOMAIN_NAME_MAX)
+			return bad_value("domain", arg);
+		o->guest_name = arg;
 		return 1;
 	case VA_DAEMON_OPT_SELF_DOMID:
 		if (va_parse_u32(arg, 0, VA_ARGO_DOMID_MAX, &v) < 0)
@@ -85,8 +92,12 @@ int va_daemon_parse_opt(struct va_daemon_opts *o, int opt, const char *arg)
 
 int va_daemon_opts_check(const struct va_daemon_opts *o)
 {
-	if (!o->have_guest) {
-		fprintf(stderr, "--domid is required\n");
+	if (!o->have_guest && !o->guest_name) {
+		fprintf(stderr, "--domid or --domain is required\n");
+		return -EINVAL;
+	}
+	if (o->have_guest && o->guest_name) {
+		fprintf(stderr, "--domid and --domain exclude each other\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -95,7 +106,9 @@ int va_daemon_opts_check(const struct va_daemon_opts *o)
 void va_daemon_usage(FILE *f)
 {
 	fprintf(f,
-"  --domid N            guest domain served (required)\n"
+"  --domid N            guest domain served\n"
+"  --domain NAME        or: the guest by name (XenStore), followed across\n"
+"                       its reboots\n"
 "  --self-domid N       own domain id for the simulator (default 0)\n"
 "  --port P             Argo port of the device's ring\n"
 "  --driver-port P      port of the guest's ring (default: --port)\n"
@@ -115,6 +128,7 @@ void va_daemon_dev_opts(const struct va_daemon_opts *o, const char *name,
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->guest_domid = o->guest_domid;
+	ret->guest_name = o->guest_name;
 	ret->port = o->port;
 	ret->driver_port = o->driver_port;
 	ret->ring_len = o->ring_len;
@@ -179,6 +193,18 @@ int va_daemon_open(struct va_daemon *d, const char *ident,
 		va_loop_free(d->loop);
 		d->loop = NULL;
 		return r;
+	}
+	if (o->guest_name) {
+		uint16_t domid;
+
+		r = va_argo_domain_lookup(d->argo, o->guest_name, &domid);
+		if (r == -EOPNOTSUPP) {
+			va_err("--domain needs XenStore (the xen transport, "
+			       "and xenstored reachable); use --domid");
+			va_daemon_close(d);
+			return r;
+		}
+		return 0;
 	}
 	/* A domain may serve itself (Argo lets it send to itself), but its
 	 * two rings would then both be (self, port, partner self). */

@@ -38,6 +38,7 @@
 enum {
 	VA_DAEMON_OPT_BASE = 0x1000,
 	VA_DAEMON_OPT_DOMID = VA_DAEMON_OPT_BASE,
+	VA_DAEMON_OPT_DOMAIN,
 	VA_DAEMON_OPT_SELF_DOMID,
 	VA_DAEMON_OPT_PORT,
 	VA_DAEMON_OPT_DRIVER_PORT,
@@ -51,6 +52,7 @@ enum {
 
 #define VA_DAEMON_LONGOPTS						\
 	{ "domid", required_argument, NULL, VA_DAEMON_OPT_DOMID },	\
+	{ "domain", required_argument, NULL, VA_DAEMON_OPT_DOMAIN },	\
 	{ "self-domid", required_argument, NULL, VA_DAEMON_OPT_SELF_DOMID }, \
 	{ "port", required_argument, NULL, VA_DAEMON_OPT_PORT },	\
 	{ "driver-port", required_argument, NULL, VA_DAEMON_OPT_DRIVER_PORT }, \
@@ -65,7 +67,8 @@ enum {
 
 struct va_daemon_opts {
 	bool have_guest;
-	uint16_t guest_domid;		/* --domid, required */
+	uint16_t guest_domid;		/* --domid, or else */
+	const char *guest_name;		/* --domain (XenStore name) */
 	uint16_t self_domid;		/* --self-domid, default 0 */
 	uint32_t port;			/* --port, default per daemon */
 	uint32_t driver_port;		/* --driver-port, 0: same as port */

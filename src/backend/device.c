@@ -93,6 +93,7 @@ struct va_dev {
 	uint16_t guest;
 	uint32_t port;			/* our ring's port, source of our sends */
 	uint32_t driver_port;		/* the guest ring's port */
+	char *guest_name;		/* NULL, or the guest's domain name */
 	uint32_t ring_len;
 	char name[32];
 
@@ -1214,12 +1215,42 @@ static void dev_arm_timer(struct va_dev *dev, uint32_t ms)
 	va_loop_add_timer(dev->loop, ms, dev_timer_fired, dev, &dev->timer);
 }
 
+/*
+ * --domain: which domain has the name now.  A guest that rebooted has a
+ * new id under the same name; it is looked up each time it is waited for.
+ */
+static int dev_resolve_guest(struct va_dev *dev)
+{
+	uint16_t domid;
+	int r;
+
+	r = va_argo_domain_lookup(dev->argo, dev->guest_name, &domid);
+	if (r < 0) {
+		if (r != -ENOENT)
+			va_log_ratelimited(&dev->rl_log, VA_LOG_WARN,
+					   "%s: domain %s: %s", dev->name,
+					   dev->guest_name, strerror(-r));
+		return r;
+	}
+	if (domid != dev->guest) {
+		va_notice("%s: domain %s is dom%u", dev->name,
+			  dev->guest_name, domid);
+		dev->guest = domid;
+	}
+	return 0;
+}
+
 static void dev_try_register(struct va_dev *dev)
 {
 	int r;
 
 	if (dev->state != DEV_WAIT)
 		return;
+	if (dev->guest_name && dev_resolve_guest(dev) < 0) {
+		/* The fd fires when a domain is introduced; poll too. */
+		dev_arm_timer(dev, DOMAIN_POLL_MS);
+		return;
+	}
 	r = va_argo_domain_exists(dev->argo, dev->guest);
 	if (r == 0) {
 		/* The fd fires when the set of domains changes; poll too in
@@ -1284,7 +1315,7 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 	dev->info = *info;
 	dev->ops = ops;
 	dev->opaque = opaque;
-	dev->guest = opts->guest_domid;
+	dev->guest = opts->guest_name ? VA_ARGO_DOMID_ANY : opts->guest_domid;
 	dev->port = opts->port;
 	dev->driver_port = opts->driver_port ? opts->driver_port : opts->port;
 	dev->ring_len = opts->ring_len ? opts->ring_len : VA_RING_LEN_DEFAULT;
@@ -1305,7 +1336,10 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 	va_batch_init(&dev->batch, dev_msg_limit(dev));
 	dev->queues = calloc(info->num_queues, sizeof(*dev->queues));
 	dev->scratch = malloc(dev->ring_len);
-	if (!dev->queues || !dev->scratch) {
+	if (opts->guest_name)
+		dev->guest_name = strdup(opts->guest_name);
+	if (!dev->queues || !dev->scratch ||
+	    (opts->guest_name && !dev->guest_name)) {
 		va_dev_free(dev);
 		return -ENOMEM;
 	}
@@ -1336,8 +1370,12 @@ int va_dev_start(struct va_dev *dev)
 		return r;
 	dev->fd_watched = true;
 	dev->state = DEV_WAIT;
-	va_info("%s: serving dom%u on port %#x", dev->name, dev->guest,
-		dev->port);
+	if (dev->guest_name)
+		va_info("%s: serving domain %s on port %#x", dev->name,
+			dev->guest_name, dev->port);
+	else
+		va_info("%s: serving dom%u on port %#x", dev->name,
+			dev->guest, dev->port);
 	dev_try_register(dev);
 	return 0;
 }
@@ -1437,6 +1475,7 @@ void va_dev_free(struct va_dev *dev)
 			free(dev->queues[i].buckets);
 	free(dev->queues);
 	free(dev->scratch);
+	free(dev->guest_name);
 	va_batch_free(&dev->batch);
 	free(dev);
 }

@@ -91,7 +91,10 @@ struct va_dev_info {
 };
 
 struct va_dev_opts {
-	uint16_t guest_domid;		/* the one domain served */
+	uint16_t guest_domid;		/* the one domain served, or */
+	const char *guest_name;		/* its name (va_argo_domain_lookup),
+					 * looked up again whenever it is
+					 * waited for: a guest's reboot */
 	uint32_t port;			/* Argo port of the device's ring */
 	uint32_t driver_port;		/* port of the guest's ring (0: port) */
 	uint32_t ring_len;		/* data bytes of our ring (0: default) */

@@ -5,7 +5,8 @@
 # (--driver-port / --local-port) because two rings (0, P, partner 0)
 # cannot coexist. Without a distinct driver port blkd refuses to start
 # with a message that says why. Data written through the FUSE file is read
-# back from the image itself.
+# back from the image itself.  Also: --domain (a XenStore name) is refused
+# on the simulator with a message, and together with --domid.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/blk-lib.sh"
 
@@ -25,6 +26,21 @@ cat "$VA_TMP/refused.log"
 [ $rc = 1 ] || va_fail "blkd serving its own domain on one port: rc $rc, not 1"
 grep -q 'needs a --driver-port different from --port' "$VA_TMP/refused.log" ||
 	va_fail "no message naming --driver-port"
+
+# --domain names a guest through XenStore, which the simulator has not:
+# refused with a message; with --domid too it is a usage error.
+"$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim --domain guest1 \
+	--image "$img" >"$VA_TMP/name.log" 2>&1
+rc=$?
+cat "$VA_TMP/name.log"
+[ $rc = 1 ] || va_fail "--domain on the simulator: rc $rc, not 1"
+grep -q -- '--domain needs XenStore' "$VA_TMP/name.log" ||
+	va_fail "no message saying why --domain cannot work here"
+"$VA_BLKD" --sim-socket "$VA_SOCK" --domid 1 --domain guest1 \
+	--image "$img" >"$VA_TMP/both.log" 2>&1
+rc=$?
+[ $rc = 2 ] || va_fail "--domid with --domain: rc $rc, not 2"
+grep -q 'exclude each other' "$VA_TMP/both.log" || va_fail "no message for --domid with --domain"
 
 va_bg blkd "$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim --domid 0 \
 	--driver-port "$drv" --image "$img"

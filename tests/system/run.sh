@@ -135,7 +135,7 @@ rm -f "$rd/bin/mkfs.ext4" && ln -s mke2fs "$rd/bin/mkfs.ext4"
 gcc -static -O2 -I"$src/src/include" -o "$rd/bin/argo-selftest" "$src/tests/system/argo-selftest.c"
 gcc -static -O2 -I"$src/src/include" -I"$src/src/backend" -I"$build" \
 	-o "$rd/bin/argo-xen-selftest" "$src/tests/system/argo-xen-selftest.c" \
-	"$build/src/backend/libvirtio-argo.a" -lpthread
+	"$build/src/backend/libvirtio-argo.a" -lxenstore -lxentoolcore -lpthread
 cp "$work/kernel/src/frontend-linux/virtio_argo_core.ko" \
 	"$work/kernel/src/frontend-linux/virtio_argo.ko" \
 	"$work/kernel/tests/kernel/argo_core_test.ko" "$rd/modules/"

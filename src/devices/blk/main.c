@@ -29,7 +29,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: " PROG " --domid N --image PATH [options]\n"
+		"Usage: " PROG " --domid N|--domain NAME --image PATH [options]\n"
 		"Serve a virtio-blk device to guest domain N over Argo.\n\n"
 		"  --image PATH          image file or block device (required)\n"
 		"  --readonly            read-only device (writes fail with IOERR)\n"
@@ -222,8 +222,12 @@ int main(int argc, char **argv)
 		va_log_errno(VA_LOG_ERR, r, "cannot set up the event loop");
 		goto out;
 	}
-	va_notice("blk: serving %s to domain %u on port %#x",
-		  bo.image, o.guest_domid, dopts.port);
+	if (o.guest_name)
+		va_notice("blk: serving %s to domain %s on port %#x",
+			  bo.image, o.guest_name, dopts.port);
+	else
+		va_notice("blk: serving %s to domain %u on port %#x",
+			  bo.image, o.guest_domid, dopts.port);
 	rc = va_daemon_run(&d, dev);
 out:
 	/* Completions of I/O still in flight go to the device core. */
