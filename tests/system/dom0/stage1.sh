@@ -8,7 +8,9 @@
 # killed (SIGKILL) in the middle of a write and started again: the
 # transport renegotiates and replays, the writer sees no error and the data
 # is intact.  Clean teardown: module unload, blkd exits 0 on SIGTERM, the
-# transport's counters show no dropped message and no violation.
+# transport's counters show no dropped message and no violation.  Between
+# the two, the image grows and SIGHUP tells the guest (virtio_blk sees the
+# new capacity through a config change).
 # The guest's ring needs its own port: dom0 cannot register
 # (0, P, partner 0) twice (docs/protocol.md, section 3).
 # Exit 0 when every step passed; the first failure ends the stage.
@@ -111,6 +113,18 @@ cmp /tmp/src /mnt/during || die "the file written across the restart differs"
 umount /mnt || die "umount after the restart"
 e2fsck -fn /dev/vda >/tmp/fsck.log 2>&1 || { cat /tmp/fsck.log; die "e2fsck -fn after the restart"; }
 step "write across a blkd SIGKILL and restart intact, e2fsck -fn clean"
+
+# The image grows; SIGHUP makes blkd announce it (EVENT_CONFIG), the
+# transport calls virtio_config_changed and virtio_blk resizes the disk.
+truncate -s 320M "$IMG" || die "grow the image"
+kill -HUP $blkd
+i=0
+until [ "$(cat /sys/block/vda/size)" = 655360 ]; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || die "capacity $(cat /sys/block/vda/size) after SIGHUP, not 655360"
+	sleep 0.1
+done
+step "capacity change seen by virtio_blk: $(cat /sys/block/vda/size) sectors"
 
 st=/sys/devices/platform/virtio-argo.0/stats
 cat $st
