@@ -11,7 +11,7 @@ build_pkgs=(meson ninja-build pkg-config gcc libc6-dev liburing-dev libaio-dev
 test_pkgs=(fuse3 fio e2fsprogs util-linux iproute2 procps kmod)
 system_pkgs=(qemu-system-x86 busybox-static bison flex bc cpio kmod libelf-dev
 	build-essential python3 dpkg-dev linux-headers-amd64 linux-source-6.1
-	e2fsprogs)
+	e2fsprogs fio libxen-dev)
 
 want=()
 for set in "${@:-build}"; do

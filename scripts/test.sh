@@ -10,6 +10,7 @@
 #   5. real Xen with Argo under QEMU (tests/system/run.sh): stage 0, the
 #      argo core, /dev/argo and the daemons' xen back-end in dom0; stage 1,
 #      the stock virtio_blk over virtio_argo served by virtio-argo-blkd in
+#      dom0; stage 2, an xl-created domU's virtio_blk served by blkd in
 #      dom0
 # and closes with one line "N passed, N failed".
 #
@@ -101,11 +102,11 @@ if [ "$kernel" = 1 ]; then
 fi
 
 if [ "$system" = 1 ]; then
-	note "real Xen with Argo under QEMU: stages 0 and 1 in dom0"
+	note "real Xen with Argo under QEMU: stages 0, 1 (dom0) and 2 (an xl-created domU)"
 	if tests/system/run.sh build-xen; then
-		pass "xen stages 0 and 1: argo core, /dev/argo; virtio_blk over virtio_argo, blkd --transport xen"
+		pass "xen stages 0-2: argo core, /dev/argo; virtio_blk over virtio_argo in dom0 and in a domU, blkd --transport xen"
 	else
-		fail "xen stages 0 and 1 (logs in build-xen/)"
+		fail "xen stages 0-2 (logs in build-xen/)"
 	fi
 fi
 

@@ -12,22 +12,33 @@
 #   stage 1  dom0 serves itself: virtio-argo-blkd --transport xen on an
 #            image, virtio_argo with that device, the stock virtio_blk
 #            binds; mkfs.ext4, files with known checksums, e2fsck -fn,
-#            every checksum verified after a remount; clean teardown.
+#            every checksum verified after a remount; blkd SIGKILLed and
+#            restarted during a write; a capacity change; clean teardown.
+#   stage 2  the real shape: dom0 is the driver domain (xenstored, xl) and
+#            runs two blkd (one read-only) with --domain before the guest
+#            exists; an `xl create`d PV domU loads virtio_argo and the
+#            stock virtio_blk: fio verify across a blkd SIGKILL, ext4 with
+#            checksums, then `xl destroy` during I/O and a new domain of
+#            the same name served again (journal replay, e2fsck, sums).
+#   After the boots every line of the serial logs (Xen, dom0, the domU's
+#   console) that looks like trouble fails the run unless
+#   tests/system/log-allowlist names it.
 #
 # Usage: tests/system/run.sh [--shell] [WORKDIR [BUILDDIR]]
 #   WORKDIR   scratch directory: initramfs, serial logs (default build-xen)
 #   BUILDDIR  meson build directory of the daemons (default WORKDIR/meson)
 #   --shell   debug: after the stages, keep the machine up with a shell on
 #             the console (interactive; no timeout)
-#   VA_STAGES     stages to run in the Argo boot (default 0,1)
+#   VA_STAGES     stages to run in the Argo boot (default 0,1,2)
 #   VA_CACHE_DIR  where the Xen source and build and the kernel image are
 #             kept between runs, keyed on their versions
 #             (default /var/cache/virtio-argo)
 #   XEN=path  use this Xen binary (xen/xen, Argo built in) instead of building
 # Needs (scripts/deps.sh system installs them): qemu-system-x86,
 # busybox-static, linux-headers-6.1.0-N-amd64, gcc, dpkg-dev, e2fsprogs,
-# kmod.  A deb-src entry for `apt-get source xen` is derived from the
-# machine's own apt source when there is none.
+# kmod, fio, libxen-dev (the libraries of Xen's tools, which are
+# downloaded and unpacked).  A deb-src entry for `apt-get source xen` is
+# derived from the machine's own apt source when there is none.
 # Exit: 0 all PASS, 1 a failure (the serial log's tail is printed; the logs
 # stay in WORKDIR).
 set -eu
@@ -41,7 +52,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=${1:-$src/build-xen}
 build=${2:-$work/meson}
 cache=${VA_CACHE_DIR:-/var/cache/virtio-argo}
-stages=${VA_STAGES:-0,1}
+stages=${VA_STAGES:-0,1,2}
 mkdir -p "$work" "$cache"
 work=$(cd "$work" && pwd)
 
@@ -107,54 +118,116 @@ KVER=$kver "$src/tests/kernel/build.sh" "$work/kernel" >/dev/null
 [ -f "$build/build.ninja" ] || meson setup --buildtype=debugoptimized "$build" "$src" >/dev/null
 meson compile -C "$build" >/dev/null
 
-# The dom0 initramfs.
-rd=$work/initrd
-rm -rf "$rd"
-mkdir -p "$rd/bin" "$rd/sbin" "$rd/dev" "$rd/proc" "$rd/sys" "$rd/etc" \
-	"$rd/modules" "$rd/lib64"
-cp "$(command -v busybox)" "$rd/bin/"
-for c in $("$rd/bin/busybox" --list); do
-	[ -e "$rd/bin/$c" ] || ln -s busybox "$rd/bin/$c"
-done
-# copy_bin FILE...: dynamically linked programs with their libraries.
-copy_bin() {
-	for f in "$@"; do
-		# Replaces busybox's applet link of that name (never through it).
-		rm -f "$rd/bin/$(basename "$f")"
-		cp "$f" "$rd/bin/"
-		for l in $(ldd "$f" | grep -o '/[^ ]*'); do
-			mkdir -p "$rd$(dirname "$l")"
-			cp -L "$l" "$rd$l"
+# Xen's tools for stage 2 (xl, xenstored, xenconsoled, xenstore-*): Debian's
+# xen-utils-4.17 and xenstore-utils unpacked (never installed), cached per
+# version.  Their libraries come from the machine (libxen-dev pulls them).
+xuver=$(apt-cache policy xen-utils-4.17 | sed -n 's/^ *Candidate: //p')
+[ -n "$xuver" ] && [ "$xuver" != "(none)" ] ||
+	{ echo "run.sh: no xen-utils-4.17 package" >&2; exit 1; }
+xutils=$cache/xen-utils-$xuver
+if [ ! -x "$xutils/usr/lib/xen-4.17/bin/xl" ]; then
+	rm -rf "$xutils" "$xutils.tmp" && mkdir -p "$xutils.tmp"
+	(cd "$xutils.tmp" && apt-get download -qq xen-utils-4.17 xenstore-utils 2>/dev/null &&
+	 for d in ./*.deb; do dpkg -x "$d" root; done)
+	mv "$xutils.tmp/root" "$xutils" && rm -rf "$xutils.tmp"
+fi
+
+# new_rd DIR: an initramfs tree with busybox and its applet links.
+new_rd() {
+	rm -rf "$1"
+	mkdir -p "$1/bin" "$1/sbin" "$1/dev" "$1/proc" "$1/sys" "$1/etc" \
+		"$1/modules" "$1/lib64"
+	cp "$(command -v busybox)" "$1/bin/"
+	for c in $("$1/bin/busybox" --list); do
+		[ -e "$1/bin/$c" ] || ln -s busybox "$1/bin/$c"
+	done
+}
+# add_bin DIR FILE [PATH]: a dynamically linked program (at PATH, default
+# /bin/NAME) with its libraries.  Replaces busybox's applet link of that
+# name, never writing through it.
+add_bin() {
+	dest=${3:-/bin/$(basename "$2")}
+	mkdir -p "$1$(dirname "$dest")"
+	rm -f "$1$dest"
+	cp "$2" "$1$dest"
+	for l in $(ldd "$2" | grep -o '/[^ ]*'); do
+		mkdir -p "$1$(dirname "$l")"
+		[ -e "$1$l" ] || cp -L "$l" "$1$l"
+	done
+}
+# add_modules DIR LIST NAME...: Debian's modules with their dependencies,
+# dependencies first (modules.dep lists a module's nearest first), their
+# file names appended to DIR/modules/LIST.
+add_modules() {
+	d=$1 list=$d/modules/$2
+	shift 2
+	touch "$list"
+	for m in "$@"; do
+		line=$(grep -E "(^|/)$m\.ko:" "$kmod/modules.dep") ||
+			{ echo "run.sh: module $m not in $kver" >&2; exit 1; }
+		for p in $(echo "${line#*:}" | tr ' ' '\n' | tac) "${line%%:*}"; do
+			b=$(basename "$p")
+			grep -qx "$b" "$list" && continue
+			cp "$kmod/$p" "$d/modules/"
+			echo "$b" >> "$list"
 		done
 	done
 }
-copy_bin "$build/src/devices/blk/virtio-argo-blkd" "$(command -v mke2fs)" \
-	"$(command -v e2fsck)"
-rm -f "$rd/bin/mkfs.ext4" && ln -s mke2fs "$rd/bin/mkfs.ext4"
-[ ! -f /etc/mke2fs.conf ] || cp /etc/mke2fs.conf "$rd/etc/"
+# pack DIR FILE: the cpio archive.
+pack() {
+	(cd "$1" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$2"
+}
+# add_e2fs DIR: mkfs.ext4, e2fsck.
+add_e2fs() {
+	add_bin "$1" "$(command -v mke2fs)"
+	add_bin "$1" "$(command -v e2fsck)"
+	rm -f "$1/bin/mkfs.ext4" && ln -s mke2fs "$1/bin/mkfs.ext4"
+	[ ! -f /etc/mke2fs.conf ] || cp /etc/mke2fs.conf "$1/etc/"
+}
+ours=$work/kernel/src/frontend-linux
+
+# The domU initramfs (stage 2): the stock drivers, our transport, fio,
+# e2fsprogs and the guest's test steps (tests/system/domU/).
+urd=$work/initrd-domu
+new_rd "$urd"
+add_e2fs "$urd"
+add_bin "$urd" "$(command -v fio)"
+cp "$ours/virtio_argo_core.ko" "$ours/virtio_argo.ko" "$urd/modules/"
+add_modules "$urd" order virtio virtio_ring virtio_blk crc32c_generic ext4
+cp "$src/tests/system/domU/init" "$urd/"
+chmod +x "$urd/init"
+
+# The dom0 initramfs: stages 0 and 1, and for stage 2 Xen's tools, the
+# domU's kernel, initramfs and xl config.
+rd=$work/initrd
+new_rd "$rd"
+add_bin "$rd" "$build/src/devices/blk/virtio-argo-blkd"
+add_e2fs "$rd"
+for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do
+	add_bin "$rd" "$xutils/usr/lib/xen-4.17/bin/$b" "/usr/lib/xen-4.17/bin/$b"
+	ln -sf "/usr/lib/xen-4.17/bin/$b" "$rd/bin/$b"
+done
+for b in read write ls; do
+	add_bin "$rd" "$xutils/usr/bin/xenstore-$b"
+done
+# xl's threads dlopen it (pthread_cancel).
+mkdir -p "$rd/lib/x86_64-linux-gnu"
+cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$rd/lib/x86_64-linux-gnu/"
 gcc -static -O2 -I"$src/src/include" -o "$rd/bin/argo-selftest" "$src/tests/system/argo-selftest.c"
 gcc -static -O2 -I"$src/src/include" -I"$src/src/backend" -I"$build" \
 	-o "$rd/bin/argo-xen-selftest" "$src/tests/system/argo-xen-selftest.c" \
 	"$build/src/backend/libvirtio-argo.a" -lxenstore -lxentoolcore -lpthread
-cp "$work/kernel/src/frontend-linux/virtio_argo_core.ko" \
-	"$work/kernel/src/frontend-linux/virtio_argo.ko" \
+cp "$ours/virtio_argo_core.ko" "$ours/virtio_argo.ko" \
 	"$work/kernel/tests/kernel/argo_core_test.ko" "$rd/modules/"
-# Debian's modules the stages load, dependencies first (modules.dep lists a
-# module's dependencies nearest first), in /modules/order.
-: > "$rd/modules/order"
-for m in virtio virtio_ring virtio_blk crc32c_generic ext4; do
-	line=$(grep -E "(^|/)$m\.ko:" "$kmod/modules.dep") ||
-		{ echo "run.sh: module $m not in $kver" >&2; exit 1; }
-	for p in $(echo "${line#*:}" | tr ' ' '\n' | tac) "${line%%:*}"; do
-		b=$(basename "$p")
-		grep -qx "$b" "$rd/modules/order" && continue
-		cp "$kmod/$p" "$rd/modules/"
-		echo "$b" >> "$rd/modules/order"
-	done
-done
+add_modules "$rd" order virtio virtio_ring virtio_blk crc32c_generic ext4
+add_modules "$rd" order.xen xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc
+mkdir -p "$rd/boot" "$rd/etc/xen"
+cp "$kimg/boot/vmlinuz-$kver" "$rd/boot/vmlinuz"
+pack "$urd" "$rd/boot/initrd-domu.cpio.gz"
+cp "$src/tests/system/domU/guest.cfg" "$rd/etc/xen/"
 cp "$src"/tests/system/dom0/init "$src"/tests/system/dom0/stage*.sh "$rd/"
 chmod +x "$rd/init"
-(cd "$rd" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$work/initrd.cpio.gz"
+pack "$rd" "$work/initrd.cpio.gz"
 
 # boot XEN_OPTIONS DOM0_OPTIONS LOG: one boot of Xen + dom0; QEMU always
 # stops (the init powers off; timeout is the backstop).
@@ -182,9 +255,14 @@ expect() {
 	echo "run.sh: missing: $1"
 	failed=1
 }
+# Every line that looks like trouble (the domU's console is in the log
+# too), less those tests/system/log-allowlist names.
 no_warnings() {
-	if grep -aq 'WARNING:\|BUG:\|Call Trace\|Oops\|Kernel panic\|FATAL TRAP\|Panic on CPU' "$log"; then
-		echo "run.sh: kernel or Xen warnings in $log"
+	grep -v -e '^#' -e '^$' "$src/tests/system/log-allowlist" >"$work/allow.re"
+	if grep -a -i -E 'bug|warn|oops|call trace|panic|error|fatal|assert' "$log" |
+	   grep -a -v -E -f "$work/allow.re" >"$work/suspect.txt"; then
+		echo "run.sh: lines in $log that a clean run does not print:"
+		cat "$work/suspect.txt"
 		failed=1
 	fi
 }

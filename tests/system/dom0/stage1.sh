@@ -143,5 +143,6 @@ rc=$?
 rmmod virtio_blk || die "rmmod virtio_blk"
 rmmod virtio_argo_core || die "rmmod virtio_argo_core"
 grep -i 'error\|violation' /tmp/blkd.log /tmp/blkd2.log && die "blkd logged errors"
+rm -f "$IMG" /tmp/src
 step "teardown clean"
 exit 0
