@@ -19,7 +19,8 @@
 #            exists; an `xl create`d PV domU loads virtio_argo and the
 #            stock virtio_blk: fio verify across a blkd SIGKILL, ext4 with
 #            checksums, then `xl destroy` during I/O and a new domain of
-#            the same name served again (journal replay, e2fsck, sums).
+#            the same name served again (journal replay, run 1's sums;
+#            e2fsck's verdict reported, see tests/system/domU/init).
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.

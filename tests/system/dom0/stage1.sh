@@ -21,6 +21,7 @@ IMG=/tmp/disk.img
 step() { echo "ATEST: stage1: $*"; }
 die() {
 	echo "ATEST: stage1: FAILED: $*"
+	[ -z "${blkd:-}" ] || kill -KILL $blkd 2>/dev/null
 	echo "---- blkd log (tail) ----"
 	tail -n 30 /tmp/blkd.log 2>/dev/null
 	echo "---- kernel log (tail) ----"
@@ -92,18 +93,19 @@ mount -t ext4 /dev/vda /mnt || die "mount again"
 	{ grep -v ': OK$' /tmp/check.log | head; die "checksums differ"; }
 step "$(grep -c ': OK$' /tmp/check.log) checksums verified"
 
-# blkd dies (SIGKILL) while a 64 MiB file is being written with O_DIRECT,
-# one request after the other: one is in flight or about to be sent, and
-# must be held and replayed, never failed or lost.
+# blkd dies (SIGKILL) while a 64 MiB file is being written with O_DIRECT.
+# It is frozen (SIGSTOP) first, so that a request is surely in flight,
+# unanswered, when it dies: that request must be held and replayed, never
+# failed or lost.
 dd if=/dev/urandom of=/tmp/src bs=1M count=64 2>/dev/null || die "source data"
+kill -STOP $blkd
 dd if=/tmp/src of=/mnt/during bs=256k oflag=direct conv=fsync 2>/dev/null &
 writer=$!
 sleep 1
-kill -0 $writer 2>/dev/null || die "the writer ended before blkd was killed"
+kill -0 $writer 2>/dev/null || die "the writer ended while blkd was frozen"
 kill -KILL $blkd
 wait $blkd
-step "blkd killed during the write"
-sleep 1
+step "blkd killed with a write in flight"
 start_blkd /tmp/blkd2.log
 wait $writer || die "the writer failed across the blkd restart"
 umount /mnt || die "umount again"

@@ -10,7 +10,8 @@
 # at WRITING it destroys the domain (`xl destroy`) in the middle of its
 # writes, checks that blkd noticed and released its ring, and creates the
 # domain again under the same name (a new domid) for run 2, which checks
-# the disk.  Teardown: daemons stopped with SIGTERM (exit 0), modules
+# the disk (e2fsck's verdict there is reported, not yet required: see
+# tests/system/domU/init).  Teardown: daemons stopped with SIGTERM (exit 0), modules
 # unloaded.  Exit 0 when every step passed; the first failure ends it.
 PORT_A=0x5641b000
 PORT_B=0x5641b002
@@ -78,7 +79,8 @@ xenconsoled --log=guest --log-dir=/var/log/xen/console >/tmp/xenconsoled.log 2>&
 	die "xenconsoled"
 step "xenstored, xenconsoled up; dom0 is $(xenstore-read /local/domain/0/name)"
 
-insmod /modules/virtio_argo_core.ko || die "insmod virtio_argo_core"
+[ -d /sys/module/virtio_argo_core ] || insmod /modules/virtio_argo_core.ko ||
+	die "insmod virtio_argo_core"
 truncate -s 128M /tmp/a.img /tmp/b.img || die "images"
 start_blkd a $PORT_A /tmp/a.img
 blkd_a=$pid
@@ -92,11 +94,14 @@ step "xl create: $NAME is dom$id1"
 wait_for 60 'DOMU1: vdb driver'
 grep -q "domain $NAME is dom$id1" /tmp/blkd-a.log || die "blkd a did not follow $NAME"
 
-# blkd dies (SIGKILL) during fio's verify run and comes back.
+# blkd dies (SIGKILL) during fio's run and comes back.  Frozen first
+# (SIGSTOP), so that fio's requests are surely in flight when it dies.
 wait_for 120 'DOMU1: FIO-STARTED'
+kill -STOP $blkd_a
+sleep 1
 kill -KILL $blkd_a
 wait $blkd_a
-step "blkd a killed during fio"
+step "blkd a killed with fio's requests in flight"
 start_blkd a2 $PORT_A /tmp/a.img
 blkd_a=$pid
 wait_for 300 'DOMU1: fio verify clean'
@@ -120,7 +125,8 @@ id2=$(domid_of $NAME)
 step "xl create again: $NAME is dom$id2"
 wait_for 120 'DOMU2: PASS'
 grep -q "domain $NAME is dom$id2" /tmp/blkd-a2.log || die "blkd a did not follow $NAME to dom$id2"
-step "the new $NAME (dom$id2) served again; journal replayed, e2fsck -fn clean, checksums right"
+step "the new $NAME (dom$id2) served again; journal replayed, checksums right"
+step "e2fsck -fn after the destroy: $(sed -n 's/.*DOMU2: FSCK-AFTER-DESTROY //p' "$CONSOLE" | tr -d '\r')"
 
 # Teardown.
 i=0
