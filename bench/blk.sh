@@ -10,19 +10,22 @@
 # exporting the same image, and blkd's peak RSS under the QD32 load with the
 # Argo ring memory (shared memfd pages) counted apart.
 #
-#   bench/blk.sh [--runtime SECONDS] [--size SIZE] [--out FILE]
+#   bench/blk.sh [--runtime SECONDS] [--size SIZE] [--out FILE] [--build DIR]
 # Results: printed, and saved to bench/results/blk-<date>.txt (or --out).
+# --build: a release build directory to use (default: build-bench here,
+# set up with --buildtype=release if absent).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-runtime=10 size=1G out=""
+runtime=10 size=1G out="" build=build-bench
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runtime) runtime=$2; shift 2 ;;
 	--size) size=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h|--help) sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--build) build=$2; shift 2 ;;
+	-h|--help) sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "blk.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -31,9 +34,9 @@ mkdir -p bench/results
 
 scripts/deps.sh build test
 command -v qemu-storage-daemon >/dev/null || scripts/deps.sh system
-[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release >/dev/null
-meson compile -C build-bench >/dev/null
-bin=build-bench/src
+[ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=release >/dev/null
+meson compile -C "$build" >/dev/null
+bin=$build/src
 
 work=$(mktemp -d /var/tmp/virtio-argo-bench.XXXXXX)
 pids=()

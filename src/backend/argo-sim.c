@@ -4,7 +4,10 @@
  * virtio-argo-sim over its Unix socket (protocol: sim-proto.h).
  *
  * One request, one reply, synchronously; a mutex makes a connection usable
- * from several threads.  The "virq" is an eventfd we create and hand to the
+ * from several threads.  A NOTIFY without entries is only sent while one
+ * of our rings has senders waiting on it (VA_SIM_RING_WAITERS, see
+ * sim-proto.h): it would wake nobody otherwise, and it is one round trip
+ * per drained ring.  The "virq" is an eventfd we create and hand to the
  * simulator at attach; rings are memfds we create, map and hand over at
  * register (sealable: the simulator seals them against shrinking, so
  * that its mapping cannot fault).  Nothing the simulator sends is trusted beyond the length of a
@@ -25,6 +28,13 @@
 #include "log.h"
 #include "sim-proto.h"
 
+/*
+ * Send buffer asked for: a sendv of several large records then goes into
+ * the socket in one system call, and the simulator takes it in one or a
+ * few reads, instead of both sides taking turns per default-sized buffer.
+ */
+#define SIM_SNDBUF		(4 * 1024 * 1024)
+
 struct sim_argo {
 	struct va_argo a;
 	int sock;
@@ -32,6 +42,7 @@ struct sim_argo {
 	uint32_t seq;
 	bool broken;			/* the connection is gone */
 	pthread_mutex_t lock;
+	struct sim_ring *rings;		/* registered here, under lock */
 };
 
 struct sim_ring {
@@ -39,6 +50,7 @@ struct sim_ring {
 	int memfd;
 	size_t map_size;
 	bool unregistered;
+	struct sim_ring *next;		/* in sim_argo.rings */
 };
 
 static struct sim_argo *to_sim(struct va_argo *a)
@@ -218,6 +230,10 @@ static int sim_register_ring(struct va_argo *a, uint32_t port,
 	sr->r.hdr = map;
 	pthread_mutex_lock(&s->lock);
 	err = rpc(s, VA_SIM_OP_REGISTER, iov, 2, sr->memfd, NULL, 0, NULL);
+	if (err >= 0) {
+		sr->next = s->rings;
+		s->rings = sr;
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (err < 0)
 		goto err_unmap;
@@ -251,12 +267,19 @@ static void sim_unregister_ring(struct va_ring *r)
 	struct sim_argo *s = to_sim(r->argo);
 	struct va_sim_unregister req = { .port = r->port, .partner = r->partner };
 	struct iovec iov[2] = { { 0 }, { &req, sizeof(req) } };
+	struct sim_ring **pp;
+	bool alive = sim_ring_alive(r);
 
-	if (sim_ring_alive(r)) {
-		pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->lock);
+	if (alive)
 		rpc(s, VA_SIM_OP_UNREGISTER, iov, 2, -1, NULL, 0, NULL);
-		pthread_mutex_unlock(&s->lock);
+	for (pp = &s->rings; *pp; pp = &(*pp)->next) {
+		if (*pp == sr) {
+			*pp = sr->next;
+			break;
+		}
 	}
+	pthread_mutex_unlock(&s->lock);
 	munmap(r->hdr, sr->map_size);
 	close(sr->memfd);
 	free(sr);
@@ -296,6 +319,24 @@ static ssize_t sim_sendv(struct va_argo *a, uint32_t src_port,
 	return ret;
 }
 
+/* Does a NOTIFY without entries have anyone to wake?  Under s->lock. */
+static bool sim_any_waiters(const struct sim_argo *s)
+{
+	const struct sim_ring *sr;
+	uint32_t w;
+
+	/* Our rx_ptr stores (va_ring_consume) before the simulator's word:
+	 * pairs with its barrier after setting the bit. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (sr = s->rings; sr; sr = sr->next) {
+		w = __atomic_load_n((const uint32_t *)(const void *)sr->r.hdr->reserved,
+				    __ATOMIC_RELAXED);
+		if ((w & VA_SIM_RING_WAITERS) && !(w & VA_SIM_RING_DEAD))
+			return true;
+	}
+	return false;
+}
+
 static int sim_notify(struct va_argo *a, struct va_argo_query *ents,
 		      unsigned int n)
 {
@@ -320,8 +361,11 @@ static int sim_notify(struct va_argo *a, struct va_argo_query *ents,
 	iov[2].iov_base = e;
 	iov[2].iov_len = n * sizeof(*e);
 	pthread_mutex_lock(&s->lock);
-	ret = rpc(s, VA_SIM_OP_NOTIFY, iov, n ? 3 : 2, -1, e,
-		  n * sizeof(*e), &got);
+	if (!n && !s->broken && !sim_any_waiters(s))
+		ret = 0;
+	else
+		ret = rpc(s, VA_SIM_OP_NOTIFY, iov, n ? 3 : 2, -1, e,
+			  n * sizeof(*e), &got);
 	pthread_mutex_unlock(&s->lock);
 	if (ret >= 0 && n) {
 		if (got != n * sizeof(*e)) {
@@ -364,7 +408,7 @@ static const struct va_argo_ops sim_ops = {
 static int sim_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd, sndbuf = SIM_SNDBUF;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -372,6 +416,8 @@ static int sim_connect(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* Best effort (the kernel caps it at net.core.wmem_max). */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int err = -errno;
 

@@ -48,7 +48,9 @@
 #define BACKOFF_MAX_MS		5000u
 #define DOMAIN_POLL_MS		1000u	/* fallback while waiting for the guest */
 #define DRAIN_MAX_MSGS		1024u	/* messages per drain before yielding */
-#define COPY_MAX		4096u	/* larger responses are sent uncopied */
+#define COPY_MIN		4096u		/* responses batched (copied) up to */
+#define COPY_MAX		(256u * 1024u)	/* max(COPY_MIN, min(COPY_MAX, ring/16)) */
+#define COPY_RING_SHARE		16u
 #define REQ_IN_ALIGN		512u
 
 enum dev_state {
@@ -150,6 +152,22 @@ static uint32_t dev_msg_limit(const struct va_dev *dev)
 	uint32_t len = dev->drv_ring_len ? dev->drv_ring_len : VA_RING_LEN_MIN;
 
 	return va_argo_ring_max_payload(len);
+}
+
+/*
+ * Responses whose record spans at most this go into the batch (one copy,
+ * one message per loop iteration); larger ones are sent uncopied as their
+ * own message.  A copy is much cheaper than a send for all but the
+ * largest payloads; the ring share keeps a batch from taking a small
+ * driver ring for itself.
+ */
+static size_t dev_copy_max(const struct va_dev *dev)
+{
+	size_t share = dev_msg_limit(dev) / COPY_RING_SHARE;
+
+	if (share > COPY_MAX)
+		share = COPY_MAX;
+	return share > COPY_MIN ? share : COPY_MIN;
 }
 
 static int dev_sendv(struct va_dev *dev, const struct iovec *iov,
@@ -353,13 +371,36 @@ static void dev_send_msg(struct va_dev *dev, struct dev_msg *m)
 	dev_msg_free(m);
 }
 
-/* Send the batch of this iteration as one message. */
+/*
+ * Send the batch of this iteration as one message: straight from the
+ * batch buffer when nothing is queued before it (the common case, no
+ * allocation and no copy); only a batch that must wait (queue not empty,
+ * or -EAGAIN) is copied into a message of its own.
+ */
 static void dev_flush_batch(struct va_dev *dev)
 {
+	struct iovec iov;
 	struct dev_msg *m;
+	bool queued;
+	int r;
 
 	if (!dev->batch.count)
 		return;
+	if (!dev->sendq) {
+		iov.iov_base = dev->batch.buf;
+		iov.iov_len = dev->batch.len;
+		r = dev_sendv(dev, &iov, 1);
+		if (r != -EAGAIN) {
+			if (r < 0 && r != -ECONNREFUSED && r != -ESRCH)
+				va_log_ratelimited(&dev->rl_log, VA_LOG_WARN,
+						   "%s: dom%u: send failed: %s",
+						   dev->name, dev->guest,
+						   strerror(-r));
+			va_batch_reset(&dev->batch);
+			return;
+		}
+		dev->stats.eagain++;
+	}
 	m = calloc(1, sizeof(*m));
 	if (m)
 		m->buf = malloc(dev->batch.len);
@@ -374,7 +415,11 @@ static void dev_flush_batch(struct va_dev *dev)
 	memcpy(m->buf, dev->batch.buf, dev->batch.len);
 	m->len = dev->batch.len;
 	va_batch_reset(&dev->batch);
-	dev_send_msg(dev, m);
+	queued = dev->sendq != NULL;
+	dev_sendq_add(dev, m);
+	/* Otherwise refused with -EAGAIN above: wait, do not ask again. */
+	if (!queued)
+		dev_wait_space(dev, m->len);
 }
 
 static void dev_flush(struct va_loop *loop, void *opaque)
@@ -551,7 +596,7 @@ void va_req_complete(struct va_req *req, uint32_t written)
 	resp.written = va_cpu_to_le32(written);
 	resp.reserved = 0;
 	body = sizeof(resp) + written;
-	if (va_rec_span(body) <= COPY_MAX) {
+	if (va_rec_span(body) <= dev_copy_max(dev)) {
 		struct iovec iov[2] = {
 			{ .iov_base = &resp, .iov_len = sizeof(resp) },
 			{ .iov_base = req->in, .iov_len = written },

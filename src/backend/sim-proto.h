@@ -20,6 +20,14 @@
  * (struct va_argo_ring.reserved[0..3]) before signalling: that word is the
  * simulator's and is never read by Xen-mode code.
  *
+ * The same word carries VA_SIM_RING_WAITERS while senders wait for space
+ * in the ring (Xen's pending list for it is not empty): only then can the
+ * owner's NOTIFY wake anyone, so a NOTIFY without entries is skipped
+ * while none of the caller's rings has the bit.  Both sides fence: the
+ * owner stores rx_ptr, fences, then reads the word; the simulator sets
+ * the bit, fences, then reads rx_ptr once more before it answers -EAGAIN
+ * (or queues a NOTIFY wake-up), so a wake-up is never lost.
+ *
  * Bounds: a request body is at most VA_SIM_MAX_BODY bytes (a sendv of the
  * largest Argo message plus its fixed part); the simulator drops a client
  * that announces more, sends a malformed frame, or pipelines requests.
@@ -109,6 +117,7 @@ struct va_sim_domain {
 
 /* The simulator's word in the ring header's reserved area. */
 #define VA_SIM_RING_DEAD	(1u << 0)
+#define VA_SIM_RING_WAITERS	(1u << 1)	/* the owner's NOTIFY is needed */
 
 #define VA_SIM_MAX_BODY \
 	((uint32_t)sizeof(struct va_sim_sendv) + VA_ARGO_MAX_MSG_SIZE)

@@ -41,6 +41,14 @@
 #define BACKOFF_MAX_MS		2000u
 #define MAX_PROBE_ROUNDS	8u
 #define CTRL_BUF		(sizeof(struct va_config) + VA_MAX_CONFIG_XFER)
+/*
+ * Requests whose record spans at least this are sent from their own block
+ * (an iovec of the sendv) instead of being copied into the batch: a large
+ * write's bytes are copied once (at submit), not twice.  Smaller records
+ * are copied, so that a burst of them still fits one message of at most
+ * VA_ARGO_MAX_IOV iovecs.
+ */
+#define GATHER_MIN		(32u * 1024u)
 
 enum gstate {
 	G_PROBING,
@@ -58,7 +66,8 @@ struct greq {
 	unsigned int nin;
 	struct iovec *in;		/* caller's segments (copied array) */
 	uint32_t body_len;
-	uint8_t *body;			/* va_request + sizes + out bytes */
+	uint8_t *rec;			/* the framed record: va_hdr, body, padding */
+	uint8_t *body;			/* rec + header: va_request + sizes + out */
 	va_guest_done_cb cb;
 	void *opaque;
 };
@@ -239,7 +248,7 @@ static void req_unlink(struct va_guest *g, struct greq *r)
 
 static void req_free(struct greq *r)
 {
-	free(r->body);
+	free(r->rec);
 	free(r->in);
 	free(r);
 }
@@ -523,13 +532,13 @@ static int wait_fd(struct va_guest *g, uint64_t deadline)
 
 /* ---- control calls ---- */
 
-static ssize_t send_batch(struct va_guest *g, const struct va_batch *b)
+static ssize_t send_iov(struct va_guest *g, const struct iovec *iov,
+			unsigned int niov)
 {
-	struct iovec iov = { .iov_base = b->buf, .iov_len = b->len };
 	ssize_t r;
 
 	r = va_argo_sendv(g->argo, g->opts.local_port, g->opts.backend_domid,
-			  g->opts.port, &iov, 1, VA_ARGO_MSG_TYPE);
+			  g->opts.port, iov, niov, VA_ARGO_MSG_TYPE);
 	if (r >= 0)
 		g->st.messages_sent++;
 	else if (r == -EAGAIN)
@@ -537,6 +546,13 @@ static ssize_t send_batch(struct va_guest *g, const struct va_batch *b)
 	else if (r == -ECONNREFUSED)
 		g->st.refused++;
 	return r;
+}
+
+static ssize_t send_batch(struct va_guest *g, const struct va_batch *b)
+{
+	struct iovec iov = { .iov_base = b->buf, .iov_len = b->len };
+
+	return send_iov(g, &iov, 1);
 }
 
 /*
@@ -928,12 +944,16 @@ int64_t va_guest_submit(struct va_guest *g, uint16_t queue,
 	if (!r)
 		return -ENOMEM;
 	r->body_len = (uint32_t)(sizeof(rq) + 4u * nin + out_len);
-	r->body = malloc(r->body_len);
+	r->rec = malloc(va_rec_span(r->body_len));
 	r->in = nin ? malloc(nin * sizeof(*in)) : NULL;
-	if (!r->body || (nin && !r->in)) {
+	if (!r->rec || (nin && !r->in)) {
 		req_free(r);
 		return -ENOMEM;
 	}
+	r->body = r->rec + sizeof(struct va_hdr);
+	/* The header is written at each send (the session may change). */
+	memset(r->body + r->body_len, 0,
+	       va_rec_span(r->body_len) - sizeof(struct va_hdr) - r->body_len);
 	rq.out_len = va_cpu_to_le32((uint32_t)out_len);
 	rq.in_len = va_cpu_to_le32((uint32_t)in_len);
 	rq.nr_in = va_cpu_to_le16((uint16_t)nin);
@@ -981,27 +1001,82 @@ int64_t va_guest_submit(struct va_guest *g, uint16_t queue,
 	return r->id;
 }
 
+/* Writes the header of r's record for the current session. */
+static void req_frame(const struct va_guest *g, struct greq *r)
+{
+	struct va_hdr h = {
+		.msg_id = VA_MSG_REQUEST,
+		.queue = va_cpu_to_le16(r->queue),
+		.session = va_cpu_to_le32(g->session),
+		.token = va_cpu_to_le32(r->id),
+		.len = va_cpu_to_le32(r->body_len),
+	};
+
+	memcpy(r->rec, &h, sizeof(h));
+}
+
+/*
+ * Sends the unsent requests in order, as many per message as fit the
+ * device's ring (tx_limit) and VA_ARGO_MAX_IOV iovecs: each large record
+ * is one iovec of its own, each run of small ones one iovec into g->tx.
+ */
 int va_guest_flush(struct va_guest *g)
 {
+	struct iovec iov[VA_ARGO_MAX_IOV], body;
+	size_t off[VA_ARGO_MAX_IOV];	/* run's offset in g->tx, or SIZE_MAX */
+	unsigned int niov, i;
 	struct greq *r, *stop;
-	struct iovec iov;
+	size_t total, span;
+	bool in_run;
 	ssize_t s;
 	int ret;
 
 	while (g->state == G_READY && !g->tx_blocked && g->unsent) {
 		va_batch_reset(&g->tx);
+		niov = 0;
+		total = 0;
+		in_run = false;
 		for (r = g->unsent; r; r = r->next) {
-			iov.iov_base = r->body;
-			iov.iov_len = r->body_len;
-			ret = va_batch_add(&g->tx, VA_MSG_REQUEST, 0, r->queue,
-					   g->session, r->id, &iov, 1);
-			if (ret == -EMSGSIZE && g->tx.count)
-				break;
-			if (ret < 0)
-				return ret;
+			span = va_rec_span(r->body_len);
+			if (total + span > g->tx_limit) {
+				if (total)
+					break;
+				return -EMSGSIZE;
+			}
+			if (span >= GATHER_MIN) {
+				if (niov == VA_ARGO_MAX_IOV)
+					break;
+				req_frame(g, r);
+				off[niov] = SIZE_MAX;
+				iov[niov].iov_base = r->rec;
+				iov[niov].iov_len = span;
+				niov++;
+				in_run = false;
+			} else {
+				if (!in_run) {
+					if (niov == VA_ARGO_MAX_IOV)
+						break;
+					off[niov] = g->tx.len;
+					iov[niov].iov_len = 0;
+					niov++;
+					in_run = true;
+				}
+				body.iov_base = r->body;
+				body.iov_len = r->body_len;
+				ret = va_batch_add(&g->tx, VA_MSG_REQUEST, 0, r->queue,
+						   g->session, r->id, &body, 1);
+				if (ret < 0)
+					return ret;
+				iov[niov - 1].iov_len += span;
+			}
+			total += span;
 		}
+		/* g->tx may have moved while it grew: offsets to pointers. */
+		for (i = 0; i < niov; i++)
+			if (off[i] != SIZE_MAX)
+				iov[i].iov_base = g->tx.buf + off[i];
 		stop = r;
-		s = send_batch(g, &g->tx);
+		s = send_iov(g, iov, niov);
 		if (s == -EAGAIN) {
 			g->tx_blocked = true;
 			return 0;

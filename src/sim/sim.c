@@ -20,7 +20,9 @@
  *
  * Copies: a small sendv is read into the client's frame buffer and copied
  * into the ring once; the rest of a large one (>= SIM_DIRECT_MIN) is read
- * from the socket straight into the ring (see struct sim_client).
+ * from the socket straight into the ring (see struct sim_client), after at
+ * most SIM_DIRECT_MIN bytes read with the header.  A small frame costs one
+ * read, a large one a few (the clients ask for a large send buffer).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -219,7 +221,24 @@ static struct sim_ring *ring_lookup(struct sim_domain *d, uint32_t port,
 	return r ? r : ring_find(d, port, VA_ARGO_DOMID_ANY);
 }
 
-/* Queue (or raise) a wake-up for `c` on `r`.  -EBUSY if the queue is full. */
+/*
+ * VA_SIM_RING_WAITERS follows npend (sim-proto.h).  Setting it is a full
+ * barrier: the caller reads rx_ptr again afterwards.
+ */
+static void ring_mark_waiters(struct sim_ring *r)
+{
+	uint32_t *word = (uint32_t *)(void *)r->hdr->reserved;
+
+	if (r->npend)
+		__atomic_fetch_or(word, VA_SIM_RING_WAITERS, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(word, ~VA_SIM_RING_WAITERS, __ATOMIC_RELEASE);
+}
+
+/*
+ * Queue (or raise) a wake-up for `c` on `r`.  Returns 1 for a new entry,
+ * 0 for a raised one, -EBUSY if the queue is full.
+ */
 static int pending_queue(struct sim_ring *r, struct sim_client *c, uint32_t len)
 {
 	unsigned int i;
@@ -228,6 +247,7 @@ static int pending_queue(struct sim_ring *r, struct sim_client *c, uint32_t len)
 		if (r->pend[i].client == c) {
 			if (len > r->pend[i].len)
 				r->pend[i].len = len;
+			ring_mark_waiters(r);
 			return 0;
 		}
 	}
@@ -236,12 +256,15 @@ static int pending_queue(struct sim_ring *r, struct sim_client *c, uint32_t len)
 	r->pend[r->npend].client = c;
 	r->pend[r->npend].len = len;
 	r->npend++;
-	return 0;
+	ring_mark_waiters(r);
+	return 1;
 }
 
 static void pending_drop(struct sim_ring *r, unsigned int i)
 {
 	r->pend[i] = r->pend[--r->npend];
+	if (!r->npend)
+		ring_mark_waiters(r);
 }
 
 static void pending_cancel(struct sim_ring *r, struct sim_client *c)
@@ -662,7 +685,15 @@ static int sendv_target(struct sim *s, struct sim_client *c,
 		if (!final)
 			return -EAGAIN;
 		err = pending_queue(r, c, payload);
-		return err < 0 ? err : -EAGAIN;
+		if (err < 0)
+			return err;
+		/* The owner may have consumed after we read rx_ptr and skipped
+		 * its NOTIFY, the bit not yet set (sim-proto.h): look again. */
+		if (r->direct ||
+		    !va_argo_ring_fits(ring_rx(r), r->tx, r->len, payload))
+			return -EAGAIN;
+		if (err == 1)
+			pending_cancel(r, c);
 	}
 	*ret = r;
 	return 0;
@@ -770,6 +801,7 @@ static int op_notify(struct sim *s, struct sim_client *c, uint8_t *body,
 	struct sim_domain *d;
 	struct sim_ring *r;
 	uint32_t i, space, maxm;
+	int q;
 
 	*ret_out_len = 0;
 	if (len < sizeof(req))
@@ -804,8 +836,14 @@ static int op_notify(struct sim *s, struct sim_client *c, uint8_t *body,
 			} else if (space >= e.space_required) {
 				e.flags |= VA_ARGO_RING_SUFFICIENT;
 				pending_cancel(r, c);
-			} else if (pending_queue(r, c, e.space_required) < 0) {
+			} else if ((q = pending_queue(r, c, e.space_required)) < 0) {
 				e.flags |= VA_ARGO_RING_EBUSY;
+			} else if (!r->direct &&
+				   ring_payload_space(r) >= e.space_required) {
+				/* Consumed meanwhile, as in sendv_target. */
+				e.flags |= VA_ARGO_RING_SUFFICIENT;
+				if (q == 1)
+					pending_cancel(r, c);
 			}
 		}
 		memcpy(p, &e, sizeof(e));
@@ -962,9 +1000,10 @@ static bool client_process(struct sim *s, struct sim_client *c)
 }
 
 /*
- * Reads what the socket has into c->buf (up to its capacity: a correct
- * client has at most one frame in flight, so one read usually takes a
- * whole small frame) and processes complete frames.
+ * Reads what the socket has into c->buf (a correct client has at most one
+ * frame in flight, so one read usually takes a whole small frame; the
+ * first read of a frame stops at SIM_DIRECT_MIN) and processes complete
+ * frames.
  */
 static void client_read(struct sim *s, struct sim_client *c)
 {
@@ -976,6 +1015,7 @@ static void client_read(struct sim *s, struct sim_client *c)
 	struct msghdr mh;
 	struct iovec iov[2];
 	uint32_t n1, n2;
+	size_t room;
 	ssize_t n;
 	unsigned int i, nfd;
 	int fds[4];
@@ -995,8 +1035,15 @@ static void client_read(struct sim *s, struct sim_client *c)
 			iov[0].iov_len = c->dleft < c->cap ? c->dleft : c->cap;
 			mh.msg_iovlen = 1;
 		} else {
+			/* The start of a frame: at most SIM_DIRECT_MIN, so a
+			 * large sendv copies at most that much from the buffer
+			 * when it turns to direct receive. */
+			room = c->cap - c->got;
+			if (c->got < SIM_DIRECT_MIN &&
+			    room > SIM_DIRECT_MIN - c->got)
+				room = SIM_DIRECT_MIN - c->got;
 			iov[0].iov_base = c->buf + c->got;
-			iov[0].iov_len = c->cap - c->got;
+			iov[0].iov_len = room;
 			mh.msg_iovlen = 1;
 		}
 		mh.msg_iov = iov;
