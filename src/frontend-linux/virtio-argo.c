@@ -1706,7 +1706,8 @@ static int va_parse_one(char *s, u16 *ret_domid, u32 *ret_port,
 	err = kstrtou16(strim(s), 0, ret_domid);
 	if (!err)
 		err = kstrtou32(strim(port), 0, ret_port);
-	*ret_local = *ret_port;
+	if (!err)
+		*ret_local = *ret_port;
 	if (!err && local)
 		err = kstrtou32(strim(local), 0, ret_local);
 	if (!err && (*ret_domid >= 0x7ff0 ||	/* DOMID_FIRST_RESERVED */
