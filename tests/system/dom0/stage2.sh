@@ -82,16 +82,16 @@ step "xenstored, xenconsoled up; dom0 is $(xenstore-read /local/domain/0/name)"
 [ -d /sys/module/virtio_argo_core ] || insmod /modules/virtio_argo_core.ko ||
 	die "insmod virtio_argo_core"
 truncate -s 128M /tmp/a.img /tmp/b.img || die "images"
-start_blkd a $PORT_A /tmp/a.img
+start_blkd a $PORT_A /tmp/a.img --serial va-rw
 blkd_a=$pid
-start_blkd b $PORT_B /tmp/b.img --readonly
+start_blkd b $PORT_B /tmp/b.img --readonly --serial va-ro
 blkd_b=$pid
 step "two blkd waiting for domain $NAME"
 
 xl create /etc/xen/guest.cfg >/tmp/xl-create1.log 2>&1 || die "xl create"
 id1=$(domid_of $NAME)
 step "xl create: $NAME is dom$id1"
-wait_for 60 'DOMU1: vdb driver'
+wait_for 60 'DOMU1: read-write disk'
 grep -q "domain $NAME is dom$id1" /tmp/blkd-a.log || die "blkd a did not follow $NAME"
 
 # blkd dies (SIGKILL) during fio's run and comes back.  Frozen first
@@ -102,7 +102,7 @@ sleep 1
 kill -KILL $blkd_a
 wait $blkd_a
 step "blkd a killed with fio's requests in flight"
-start_blkd a2 $PORT_A /tmp/a.img
+start_blkd a2 $PORT_A /tmp/a.img --serial va-rw
 blkd_a=$pid
 wait_for 300 'DOMU1: fio verify clean'
 step "fio in the domU verified clean across the blkd restart"
