@@ -47,6 +47,7 @@
 #define BACKOFF_MIN_MS		100u
 #define BACKOFF_MAX_MS		5000u
 #define DOMAIN_POLL_MS		1000u	/* fallback while waiting for the guest */
+#define STALE_POLL_MS		10u	/* while a gone guest's I/O ends */
 #define DRAIN_MAX_MSGS		1024u	/* messages per drain before yielding */
 #define COPY_MIN		4096u		/* responses batched (copied) up to */
 #define COPY_MAX		(256u * 1024u)	/* max(COPY_MIN, min(COPY_MAX, ring/16)) */
@@ -1291,6 +1292,16 @@ static void dev_try_register(struct va_dev *dev)
 
 	if (dev->state != DEV_WAIT)
 		return;
+	/*
+	 * A gone guest's requests may still be in the device's I/O engine.
+	 * Whoever comes next (the guest rebooted; with --domain, a new
+	 * domain of that name) must not have them land after its own
+	 * writes: no ring, hence no new session, until they have ended.
+	 */
+	if (dev->nreqs) {
+		dev_arm_timer(dev, STALE_POLL_MS);
+		return;
+	}
 	if (dev->guest_name && dev_resolve_guest(dev) < 0) {
 		/* The fd fires when a domain is introduced; poll too. */
 		dev_arm_timer(dev, DOMAIN_POLL_MS);
