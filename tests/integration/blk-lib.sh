@@ -5,6 +5,7 @@
 
 VA_BLKD=${VA_BLKD:-$VA_BUILD_ROOT/src/devices/blk/virtio-argo-blkd}
 VA_BLK_PORT=0x5641b000
+VA_FAILFS=${VA_FAILFS:-$VA_BUILD_ROOT/tests/integration/failfs}
 
 # va_start_blkd NAME IMAGE [BLKD OPTIONS]
 va_start_blkd() {
@@ -46,4 +47,20 @@ va_stop() {
 	kill -TERM "$1"
 	va_wait_exit "$1" 20
 	[ "$VA_RC" = 0 ] || va_fail "process $1 exited with $VA_RC after SIGTERM"
+}
+
+# va_start_failfs: failfs (tests/integration/failfs.c) over a 64 MiB
+# backing file $VA_TMP/backing.img: the disk is $VA_TMP/failfs/disk, the
+# control directory $VA_TMP/ctl; unmounted at exit.
+va_start_failfs() {
+	va_need "$VA_FAILFS"
+	[ -c /dev/fuse ] || va_skip "no /dev/fuse"
+	command -v fusermount3 >/dev/null || va_skip "fusermount3 missing (package fuse3)"
+	truncate -s 64M "$VA_TMP/backing.img"
+	mkdir -p "$VA_TMP/ctl" "$VA_TMP/failfs"
+	va_bg failfs "$VA_FAILFS" "$VA_TMP/backing.img" "$VA_TMP/ctl" \
+		"$VA_TMP/failfs"
+	VA_FAILFS_PID=$VA_PID
+	va_at_exit 'fusermount3 -u "$VA_TMP/failfs" 2>/dev/null'
+	va_wait 10 test -f "$VA_TMP/failfs/disk" || va_fail "failfs did not mount"
 }

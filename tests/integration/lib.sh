@@ -37,8 +37,18 @@ va_dump_logs() {
 	done
 }
 
+# va_at_exit CMD: run CMD (eval'd) at exit, before the processes are
+# stopped (e.g. unmounting a FUSE file system); the exit status stays.
+VA_EXIT_HOOKS=()
+va_at_exit() {
+	VA_EXIT_HOOKS+=("$1")
+}
+
 va_cleanup() {
-	local rc=$? pid i
+	local rc=$? pid i hook
+	for hook in "${VA_EXIT_HOOKS[@]}"; do
+		eval "$hook"
+	done
 	for pid in "${VA_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done

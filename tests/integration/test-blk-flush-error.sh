@@ -9,18 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/blk-lib.sh"
 
-VA_FAILFS=${VA_FAILFS:-$VA_BUILD_ROOT/tests/integration/failfs}
-va_need "$VA_FAILFS"
-[ -c /dev/fuse ] || va_skip "no /dev/fuse"
-command -v fusermount3 >/dev/null || va_skip "fusermount3 missing (package fuse3)"
-
 va_start_sim
-truncate -s 64M "$VA_TMP/backing.img"
-mkdir -p "$VA_TMP/ctl" "$VA_TMP/failfs"
-va_bg failfs "$VA_FAILFS" "$VA_TMP/backing.img" "$VA_TMP/ctl" "$VA_TMP/failfs"
-failfs_pid=$VA_PID
-va_wait 10 test -f "$VA_TMP/failfs/disk" || va_fail "failfs did not mount"
-trap 'fusermount3 -u "$VA_TMP/failfs" 2>/dev/null; va_cleanup' EXIT
+va_start_failfs
 
 # write_block N [fsync]: write 4 KiB at block N through the guest's FUSE file.
 write_block() {
@@ -67,5 +57,5 @@ for engine in io_uring aio; do
 	va_stop_fuse
 	va_stop "$VA_BLKD_PID"
 done
-va_alive "$failfs_pid" || va_fail "failfs died"
+va_alive "$VA_FAILFS_PID" || va_fail "failfs died"
 echo PASS
