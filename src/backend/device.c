@@ -28,11 +28,19 @@
  * live requests in its table, bounded by the queue size, and a new
  * session never sees an old session's answer.
  *
+ * Fences: a stale request may still be in the device's I/O engine, and a
+ * write of it must not land after the driver's next writes.  So the reply
+ * to what dropped it (SET_DEVICE_STATUS 0, RESET_VQUEUE, DEVICE_INFO) is
+ * held as a fence until the stale requests it covers have ended; the
+ * driver waits for that reply before it sends new work.  The same holds
+ * for a gone guest's requests and whoever comes next: a new guest's first
+ * record is DEVICE_INFO.
+ *
  * Bounds: live requests per queue <= queue size <= max_queue_size; each
  * request's memory <= max_request + max_in + overhead; the send queue
  * holds at most one message per completed request plus control replies,
  * and is dropped on every reset.  Stale requests are bounded by what the
- * device had accepted before the reset.
+ * device had accepted before the reset; fences by DEV_MAX_FENCES.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,7 +55,7 @@
 #define BACKOFF_MIN_MS		100u
 #define BACKOFF_MAX_MS		5000u
 #define DOMAIN_POLL_MS		1000u	/* fallback while waiting for the guest */
-#define STALE_POLL_MS		10u	/* while a gone guest's I/O ends */
+#define DEV_MAX_FENCES		16u	/* held replies; a driver needs one */
 #define DRAIN_MAX_MSGS		1024u	/* messages per drain before yielding */
 #define COPY_MIN		4096u		/* responses batched (copied) up to */
 #define COPY_MAX		(256u * 1024u)	/* max(COPY_MIN, min(COPY_MAX, ring/16)) */
@@ -73,8 +81,24 @@ struct dev_queue {
 	uint32_t size;
 	bool enabled;
 	uint32_t inflight;		/* live requests, <= size */
+	uint32_t nstale;		/* stale requests of this queue */
 	uint32_t nbuckets;		/* power of two, 0 if not allocated */
 	struct dev_req **buckets;
+};
+
+/*
+ * A reply held until the stale requests of `scope` (a queue, or all if
+ * negative) have ended.  Bodies are the small control replies.
+ */
+struct dev_fence {
+	struct dev_fence *next;
+	int scope;
+	uint8_t msg_id;
+	uint16_t queue;
+	uint32_t token;
+	uint32_t len;
+	unsigned int waited_for;	/* stale requests when it was held */
+	uint8_t body[];
 };
 
 /* A message waiting for ring space.  Either owned bytes (buf) or a
@@ -119,6 +143,9 @@ struct va_dev {
 
 	struct dev_req reqs;		/* list head of every held request */
 	unsigned int nreqs;
+	unsigned int nstale;		/* of which stale */
+	struct dev_fence *fences, *fences_tail;	/* FIFO */
+	unsigned int nfences;
 
 	struct va_batch batch;		/* replies of this iteration */
 	bool flush_deferred;
@@ -141,6 +168,7 @@ struct va_dev {
 static void dev_flush(struct va_loop *loop, void *opaque);
 static void dev_try_register(struct va_dev *dev);
 static void dev_stop_check(struct va_dev *dev);
+static void dev_violation(struct va_dev *dev, const char *what);
 static void dev_drain_again(struct va_loop *loop, void *opaque);
 static void dev_retry_deferred(struct va_loop *loop, void *opaque);
 
@@ -559,16 +587,112 @@ static void dev_drop_reqs(struct va_dev *dev, int queue)
 			continue;
 		dev_unhash_req(dev, r);
 		r->stale = true;
+		dev->queues[r->req.queue].nstale++;
+		dev->nstale++;
 	}
 }
 
 static void dev_unlink_req(struct va_dev *dev, struct dev_req *r)
 {
-	if (!r->stale)
+	if (!r->stale) {
 		dev_unhash_req(dev, r);
+	} else {
+		dev->queues[r->req.queue].nstale--;
+		dev->nstale--;
+	}
 	r->prev->next = r->next;
 	r->next->prev = r->prev;
 	dev->nreqs--;
+}
+
+static bool dev_fence_clear(const struct va_dev *dev, int scope)
+{
+	return scope < 0 ? dev->nstale == 0 : dev->queues[scope].nstale == 0;
+}
+
+/*
+ * Reply to a record that dropped work (SET_DEVICE_STATUS 0, RESET_VQUEUE,
+ * DEVICE_INFO): at once if none of the stale requests of `scope` is left,
+ * else once they have ended (dev_release_fences).  Held replies keep their
+ * order.
+ */
+static void dev_reply_fenced(struct va_dev *dev, const struct va_rec *rec,
+			     int scope, const void *body, uint32_t len)
+{
+	struct dev_fence *f;
+
+	if (!dev->fences && dev_fence_clear(dev, scope)) {
+		dev_reply(dev, rec, body, len);
+		return;
+	}
+	/* Only a driver that does not wait for its replies gets past the
+	 * bound; either way the driver learns that it must try again. */
+	if (dev->nfences >= DEV_MAX_FENCES) {
+		dev_violation(dev, "too many resets pending");
+		dev_reply_err(dev, rec->msg_id, rec->queue, rec->token,
+			      VA_ERR_BUSY, 0);
+		return;
+	}
+	f = malloc(sizeof(*f) + len);
+	if (!f) {
+		va_log_ratelimited(&dev->rl_log, VA_LOG_ERR,
+				   "%s: out of memory, %s refused", dev->name,
+				   va_msg_name(rec->msg_id));
+		dev_reply_err(dev, rec->msg_id, rec->queue, rec->token,
+			      VA_ERR_BUSY, 0);
+		return;
+	}
+	f->next = NULL;
+	f->scope = scope;
+	f->msg_id = rec->msg_id;
+	f->queue = rec->queue;
+	f->token = rec->token;
+	f->len = len;
+	f->waited_for = scope < 0 ? dev->nstale : dev->queues[scope].nstale;
+	memcpy(f->body, body, len);
+	if (dev->fences_tail)
+		dev->fences_tail->next = f;
+	else
+		dev->fences = f;
+	dev->fences_tail = f;
+	dev->nfences++;
+	dev->stats.fenced++;
+}
+
+/* Send the held replies whose stale requests have all ended, in order. */
+static void dev_release_fences(struct va_dev *dev)
+{
+	struct dev_fence *f;
+	struct iovec iov;
+
+	while ((f = dev->fences) && dev_fence_clear(dev, f->scope)) {
+		dev->fences = f->next;
+		if (!dev->fences)
+			dev->fences_tail = NULL;
+		dev->nfences--;
+		va_log_ratelimited(&dev->rl_log, VA_LOG_INFO,
+				   "%s: dom%u: %s answered once the dropped requests had ended (%u)",
+				   dev->name, dev->guest,
+				   va_msg_name(f->msg_id), f->waited_for);
+		iov.iov_base = f->body;
+		iov.iov_len = f->len;
+		dev_add_record(dev, f->msg_id, VA_F_RESPONSE, f->queue,
+			       f->token, &iov, 1);
+		free(f);
+	}
+}
+
+/* The guest is gone: nobody waits for the held replies. */
+static void dev_drop_fences(struct va_dev *dev)
+{
+	struct dev_fence *f;
+
+	while ((f = dev->fences)) {
+		dev->fences = f->next;
+		free(f);
+	}
+	dev->fences_tail = NULL;
+	dev->nfences = 0;
 }
 
 void va_req_complete(struct va_req *req, uint32_t written)
@@ -584,6 +708,8 @@ void va_req_complete(struct va_req *req, uint32_t written)
 	dev_unlink_req(dev, r);
 	if (stale || !dev->drv_session) {
 		free(r);
+		if (stale)
+			dev_release_fences(dev);
 		dev_stop_check(dev);
 		return;
 	}
@@ -735,7 +861,7 @@ static void dev_device_info(struct va_dev *dev, const struct va_rec *rec)
 	di.max_queue_size = va_cpu_to_le32(dev->info.max_queue_size);
 	di.device_ring_len = va_cpu_to_le32(dev->ring_len);
 	di.max_request = va_cpu_to_le32(dev->info.max_request);
-	dev_reply(dev, rec, &di, sizeof(di));
+	dev_reply_fenced(dev, rec, -1, &di, sizeof(di));
 }
 
 static uint64_t dev_offered(const struct va_dev *dev, uint32_t block)
@@ -862,7 +988,10 @@ static uint32_t dev_set_status(struct va_dev *dev, const struct va_rec *rec)
 	}
 	s.status = va_cpu_to_le32(dev->status);
 	s.reserved = 0;
-	dev_reply(dev, rec, &s, sizeof(s));
+	if (want == 0)
+		dev_reply_fenced(dev, rec, -1, &s, sizeof(s));
+	else
+		dev_reply(dev, rec, &s, sizeof(s));
 	return 0;
 }
 
@@ -917,7 +1046,10 @@ static uint32_t dev_vqueue_rec(struct va_dev *dev, const struct va_rec *rec)
 	v.max_size = va_cpu_to_le32(dev->info.max_queue_size);
 	v.size = va_cpu_to_le32(q->size);
 	v.enabled = va_cpu_to_le32(q->enabled ? 1 : 0);
-	dev_reply(dev, rec, &v, sizeof(v));
+	if (rec->msg_id == VA_MSG_RESET_VQUEUE)
+		dev_reply_fenced(dev, rec, (int)index, &v, sizeof(v));
+	else
+		dev_reply(dev, rec, &v, sizeof(v));
 	return 0;
 }
 
@@ -1156,9 +1288,10 @@ void va_dev_input(struct va_dev *dev, uint16_t src_dom, uint32_t src_port,
 
 static void dev_ring_lost(struct va_dev *dev)
 {
-	va_notice("%s: dom%u port %#x: ring lost, waiting for the guest",
-		  dev->name, dev->guest, dev->port);
 	dev_drop_session(dev);
+	dev_drop_fences(dev);
+	va_notice("%s: dom%u port %#x: ring lost, waiting for the guest (%u of its requests still executing)",
+		  dev->name, dev->guest, dev->port, dev->nstale);
 	va_argo_unregister_ring(dev->ring);
 	dev->ring = NULL;
 	dev->backoff_ms = BACKOFF_MIN_MS;
@@ -1292,23 +1425,14 @@ static void dev_try_register(struct va_dev *dev)
 
 	if (dev->state != DEV_WAIT)
 		return;
-	/*
-	 * A gone guest's requests may still be in the device's I/O engine.
-	 * Whoever comes next (the guest rebooted; with --domain, a new
-	 * domain of that name) must not have them land after its own
-	 * writes: no ring, hence no new session, until they have ended.
-	 */
-	if (dev->nreqs) {
-		dev_arm_timer(dev, STALE_POLL_MS);
-		return;
-	}
-	if (dev->guest_name && dev_resolve_guest(dev) < 0) {
-		/* The fd fires when a domain is introduced; poll too. */
-		dev_arm_timer(dev, DOMAIN_POLL_MS);
-		return;
-	}
-	r = va_argo_domain_exists(dev->argo, dev->guest);
-	if (r == 0) {
+	if (dev->guest_name) {
+		/* A name resolves only to a domain that exists.  The fd
+		 * fires when a domain is introduced; poll too. */
+		if (dev_resolve_guest(dev) < 0) {
+			dev_arm_timer(dev, DOMAIN_POLL_MS);
+			return;
+		}
+	} else if (va_argo_domain_exists(dev->argo, dev->guest) == 0) {
 		/* The fd fires when the set of domains changes; poll too in
 		 * case the transport cannot tell. */
 		dev_arm_timer(dev, DOMAIN_POLL_MS);
@@ -1521,6 +1645,7 @@ void va_dev_free(struct va_dev *dev)
 	}
 	va_loop_cancel_timer(dev->loop, dev->timer);
 	dev_sendq_drop(dev);
+	dev_drop_fences(dev);
 	/* Requests the device never completed: it is gone with us. */
 	for (r = dev->reqs.next; r && r != &dev->reqs; r = next) {
 		next = r->next;

@@ -157,6 +157,7 @@ struct va_dev_stats {
 	uint64_t violations;		/* protocol violations */
 	uint64_t eagain;		/* sends that waited for ring space */
 	uint64_t sessions;		/* guest sessions seen */
+	uint64_t fenced;		/* replies held until dropped I/O ended */
 };
 void va_dev_get_stats(const struct va_dev *dev, struct va_dev_stats *ret);
 

@@ -8,8 +8,12 @@
  *   failfs BACKING CTLDIR MOUNTDIR
  *
  * While CTLDIR/fail-fsync exists every fsync/fdatasync returns EIO; while
- * CTLDIR/fail-write exists every write returns EIO.  Runs in the foreground
- * until unmounted (fusermount3 -u) or killed.  Test code only.
+ * CTLDIR/fail-write exists every write returns EIO.  While CTLDIR/stall-write
+ * exists, the first write to come waits (a disk that is slow to finish one
+ * write) and CTLDIR/stalled says so; other writes pass.  Removing
+ * stall-write lets that write go on.  Multi-threaded, so a stalled write
+ * holds up nothing else.  Runs in the foreground until unmounted
+ * (fusermount3 -u) or killed.  Test code only.
  */
 #define FUSE_USE_VERSION 31
 
@@ -20,12 +24,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define STALL_POLL_US	10000
 
 static const char *backing;
 static char ctl_fsync[PATH_MAX];
 static char ctl_write[PATH_MAX];
+static char ctl_stall[PATH_MAX];
+static char ctl_stalled[PATH_MAX];
+static bool stall_taken;	/* a write is waiting (atomic) */
 static int backing_fd = -1;
 
 static int is_disk(const char *path)
@@ -85,6 +95,17 @@ static int failfs_write(const char *path, const char *buf, size_t size,
 
 	if (access(ctl_write, F_OK) == 0)
 		return -EIO;
+	if (access(ctl_stall, F_OK) == 0 &&
+	    !__atomic_exchange_n(&stall_taken, true, __ATOMIC_SEQ_CST)) {
+		int fd = open(ctl_stalled, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd >= 0)
+			close(fd);
+		while (access(ctl_stall, F_OK) == 0)
+			usleep(STALL_POLL_US);
+		unlink(ctl_stalled);
+		__atomic_store_n(&stall_taken, false, __ATOMIC_SEQ_CST);
+	}
 	n = pwrite(backing_fd, buf, size, off);
 	return n < 0 ? -errno : (int)n;
 }
@@ -119,9 +140,9 @@ static const struct fuse_operations failfs_ops = {
 
 int main(int argc, char **argv)
 {
-	char opt_f[] = "-f", opt_s[] = "-s", opt_o[] = "-o";
+	char opt_f[] = "-f", opt_o[] = "-o";
 	char opt_perm[] = "default_permissions";
-	char *fargv[] = { argv[0], opt_f, opt_s, opt_o, opt_perm, NULL, NULL };
+	char *fargv[] = { argv[0], opt_f, opt_o, opt_perm, NULL, NULL };
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: failfs BACKING CTLDIR MOUNTDIR\n");
@@ -131,7 +152,11 @@ int main(int argc, char **argv)
 	if (snprintf(ctl_fsync, sizeof(ctl_fsync), "%s/fail-fsync", argv[2]) >=
 	    (int)sizeof(ctl_fsync) ||
 	    snprintf(ctl_write, sizeof(ctl_write), "%s/fail-write", argv[2]) >=
-	    (int)sizeof(ctl_write)) {
+	    (int)sizeof(ctl_write) ||
+	    snprintf(ctl_stall, sizeof(ctl_stall), "%s/stall-write", argv[2]) >=
+	    (int)sizeof(ctl_stall) ||
+	    snprintf(ctl_stalled, sizeof(ctl_stalled), "%s/stalled", argv[2]) >=
+	    (int)sizeof(ctl_stalled)) {
 		fprintf(stderr, "failfs: control directory path too long\n");
 		return 2;
 	}
@@ -140,6 +165,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "failfs: %s: %s\n", backing, strerror(errno));
 		return 1;
 	}
-	fargv[5] = argv[3];
-	return fuse_main(6, fargv, &failfs_ops, NULL) ? 1 : 0;
+	fargv[4] = argv[3];
+	return fuse_main(5, fargv, &failfs_ops, NULL) ? 1 : 0;
 }

@@ -4,7 +4,8 @@
  * in through va_dev_input(), everything the core sends is captured by a
  * send hook, and a fake device holds the requests it is given.  Covers
  * negotiation, each error path of the rules, malformed input, sessions,
- * NEEDS_RESET, in-flight bounds, batching, -EAGAIN queueing.
+ * NEEDS_RESET, in-flight bounds, batching, -EAGAIN queueing, and the
+ * fences that hold a reset's reply until the work it dropped has ended.
  */
 #include <check.h>
 #include <errno.h>
@@ -671,6 +672,9 @@ END_TEST
 
 START_TEST(test_session_change_drops)
 {
+	struct va_device_info_req rq = {
+		.driver_ring_len = va_cpu_to_le32(DRV_RING_LEN),
+	};
 	uint32_t seg = 8;
 	struct va_dev_stats st;
 
@@ -680,16 +684,22 @@ START_TEST(test_session_change_drops)
 	ck_assert_uint_eq(nheld, 2);
 	va_req_complete(held[0], 1);	/* batched, not yet flushed */
 	resets = 0;
-	device_info(SESS + 5);		/* runs the loop: flush */
+	input(VA_MSG_DEVICE_INFO, 0, 0, SESS + 5, 1, &rq, sizeof(rq));
 	ck_assert_uint_eq(resets, 1);
 	ck_assert_uint_eq(va_dev_status(dev), 0);
-	/* The old session's completion is discarded. */
+	/* Neither the old session's answer nor, while request 2 may still
+	 * write, the new session's DEVICE_INFO reply. */
+	ck_assert_uint_eq(nmsgs, 0);
+	/* Request 2 ends: its answer is discarded, the reply goes out. */
 	va_req_complete(held[1], 1);
 	va_loop_run_once(loop, 0);
-	ck_assert_uint_eq(nmsgs, 0);
+	expect_ok(VA_MSG_DEVICE_INFO, 1);
+	ck_assert_uint_eq(last_count(), 1);
+	clear_msgs();
 	ck_assert_uint_eq(va_dev_inflight(dev), 0);
 	va_dev_get_stats(dev, &st);
 	ck_assert_uint_eq(st.sessions, 2);
+	ck_assert_uint_eq(st.fenced, 1);
 	/* The old session is now refused. */
 	input(VA_MSG_GET_DEVICE_STATUS, 0, 0, SESS, 3, NULL, 0);
 	expect_err(VA_MSG_GET_DEVICE_STATUS, 3, VA_ERR_STATE);
@@ -704,18 +714,83 @@ START_TEST(test_reset_vqueue)
 	negotiate(SESS);
 	request(0, 1, &seg, 1, "", 0);
 	request(1, 2, &seg, 1, "", 0);
+	/* Held while request 1 of queue 0 may still write. */
 	input(VA_MSG_RESET_VQUEUE, 0, 0, SESS, 3, &v, sizeof(v));
-	expect_ok(VA_MSG_RESET_VQUEUE, 3);
-	clear_msgs();
-	va_req_complete(held[0], 1);
+	ck_assert_uint_eq(nmsgs, 0);
+	/* Queue 1 goes on meanwhile. */
 	va_req_complete(held[1], 1);
 	va_loop_run_once(loop, 0);
 	ck_assert_uint_eq(nmsgs, 1);
 	ck_assert_uint_eq(last_count(), 1);
+	ck_assert_uint_eq(last_rec(0).msg_id, VA_MSG_RESPONSE);
 	ck_assert_uint_eq(last_rec(0).token, 2);
+	clear_msgs();
+	/* Request 1 ends: no answer for it, the reset's reply instead. */
+	va_req_complete(held[0], 1);
+	va_loop_run_once(loop, 0);
+	expect_ok(VA_MSG_RESET_VQUEUE, 3);
+	ck_assert_uint_eq(last_count(), 1);
 	clear_msgs();
 	request(0, 4, &seg, 1, "", 0);
 	expect_err(VA_MSG_REQUEST, 4, VA_ERR_STATE);
+}
+END_TEST
+
+/* A reset is answered only after the work it dropped has ended. */
+START_TEST(test_reset_fence)
+{
+	struct va_status s = { .status = 0 };
+	uint32_t seg = 8;
+	unsigned int i;
+	struct va_rec r;
+	struct va_dev_stats st;
+
+	negotiate(SESS);
+	request(0, 1, &seg, 1, "", 0);
+	request(0, 2, &seg, 1, "", 0);
+	request(1, 3, &seg, 1, "", 0);
+	ck_assert_uint_eq(nheld, 3);
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 10, &s, sizeof(s));
+	ck_assert_uint_eq(va_dev_status(dev), 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	/* Requests end in any order; the reply waits for the last. */
+	va_req_complete(held[2], 1);
+	va_loop_run_once(loop, 0);
+	va_req_complete(held[0], 1);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	va_req_complete(held[1], 1);
+	va_loop_run_once(loop, 0);
+	expect_ok(VA_MSG_SET_DEVICE_STATUS, 10);
+	ck_assert_uint_eq(last_count(), 1);
+	clear_msgs();
+	/* Nothing stale: answered at once. */
+	ck_assert_uint_eq(set_status(SESS, 0), 0);
+
+	/* Bounded: a driver that does not wait for its replies gets at
+	 * most DEV_MAX_FENCES (16) held, then BUSY; the held ones go out
+	 * in order. */
+	negotiate(SESS);
+	request(0, 20, &seg, 1, "", 0);
+	ck_assert_uint_eq(nheld, 4);
+	for (i = 0; i < 16; i++)
+		input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 100 + i, &s,
+		      sizeof(s));
+	ck_assert_uint_eq(nmsgs, 0);
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 200, &s, sizeof(s));
+	expect_err(VA_MSG_SET_DEVICE_STATUS, 200, VA_ERR_BUSY);
+	va_req_complete(held[3], 1);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 1);
+	ck_assert_uint_eq(last_count(), 16);
+	for (i = 0; i < 16; i++) {
+		r = last_rec(i);
+		ck_assert_uint_eq(r.msg_id, VA_MSG_SET_DEVICE_STATUS);
+		ck_assert_uint_eq(r.flags, VA_F_RESPONSE);
+		ck_assert_uint_eq(r.token, 100 + i);
+	}
+	va_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.fenced, 17);
 }
 END_TEST
 
@@ -879,6 +954,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, test_request_errors);
 	tcase_add_test(tc, test_session_change_drops);
 	tcase_add_test(tc, test_reset_vqueue);
+	tcase_add_test(tc, test_reset_fence);
 	tcase_add_test(tc, test_needs_reset);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_version);

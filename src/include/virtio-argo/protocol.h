@@ -119,7 +119,7 @@ struct va_hdr {
 #define VA_ERR_RANGE		3	/* index/offset out of range */
 #define VA_ERR_STATE		4	/* not allowed in the device's current state */
 #define VA_ERR_VERSION		5	/* protocol version not supported */
-#define VA_ERR_BUSY		6	/* queue full: more requests in flight than its size */
+#define VA_ERR_BUSY		6	/* queue full, or no room: try again later */
 #define VA_ERR_NEEDS_RESET	7	/* device is in NEEDS_RESET; only reset is accepted */
 #define VA_ERR_TOO_BIG		8	/* the reply would not fit the driver's ring */
 
