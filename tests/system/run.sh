@@ -19,8 +19,8 @@
 #            exists; an `xl create`d PV domU loads virtio_argo and the
 #            stock virtio_blk: fio verify across a blkd SIGKILL, ext4 with
 #            checksums, then `xl destroy` during I/O and a new domain of
-#            the same name served again (journal replay, run 1's sums;
-#            e2fsck's verdict reported, see tests/system/domU/init).
+#            the same name served again (journal replay, e2fsck -fn
+#            clean, run 1's sums).
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.
@@ -178,10 +178,11 @@ add_modules() {
 pack() {
 	(cd "$1" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$2"
 }
-# add_e2fs DIR: mkfs.ext4, e2fsck.
+# add_e2fs DIR: mkfs.ext4, e2fsck, debugfs.
 add_e2fs() {
 	add_bin "$1" "$(command -v mke2fs)"
 	add_bin "$1" "$(command -v e2fsck)"
+	add_bin "$1" "$(command -v debugfs)"
 	rm -f "$1/bin/mkfs.ext4" && ln -s mke2fs "$1/bin/mkfs.ext4"
 	[ ! -f /etc/mke2fs.conf ] || cp /etc/mke2fs.conf "$1/etc/"
 }
@@ -233,20 +234,19 @@ pack "$rd" "$work/initrd.cpio.gz"
 # boot XEN_OPTIONS DOM0_OPTIONS LOG: one boot of Xen + dom0; QEMU always
 # stops (the init powers off; timeout is the backstop).
 boot() {
-	if [ "$shell" = 1 ]; then
-		qemu-system-x86_64 -accel tcg -cpu qemu64,+svm -m 2048 -smp 2 \
-			-nographic -no-reboot -serial mon:stdio -net none -kernel "$XEN" \
-			-append "console=com1 com1=115200 $1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all noreboot" \
-			-initrd "$kimg/boot/vmlinuz-$kver console=hvc0 earlyprintk=xen $2 va_shell=1,$work/initrd.cpio.gz" \
-			2>&1 | tee "$3"
-		return
-	fi
-	timeout 600 qemu-system-x86_64 -accel tcg -cpu qemu64,+svm -m 2048 -smp 2 \
+	kargs="console=hvc0 earlyprintk=xen $2"
+	[ "$shell" = 0 ] || kargs="$kargs va_shell=1"
+	out=$3
+	set -- qemu-system-x86_64 -accel tcg -cpu qemu64,+svm -m 2048 -smp 2 \
 		-nographic -no-reboot -serial mon:stdio -net none -kernel "$XEN" \
 		-append "console=com1 com1=115200 $1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all noreboot" \
-		-initrd "$kimg/boot/vmlinuz-$kver console=hvc0 earlyprintk=xen $2,$work/initrd.cpio.gz" \
-		</dev/null >"$3" 2>&1 || true
-	grep -a 'ATEST: \|STAGE\|virtio_argo\|virtio-argo\|WARNING\|BUG\|Call Trace' "$3" || true
+		-initrd "$kimg/boot/vmlinuz-$kver $kargs,$work/initrd.cpio.gz"
+	if [ "$shell" = 1 ]; then
+		"$@" 2>&1 | tee "$out"
+		return
+	fi
+	timeout 600 "$@" </dev/null >"$out" 2>&1 || true
+	grep -a 'ATEST: \|STAGE\|virtio_argo\|virtio-argo\|WARNING\|BUG\|Call Trace' "$out" || true
 }
 
 log=

@@ -10,9 +10,9 @@
 # at WRITING it destroys the domain (`xl destroy`) in the middle of its
 # writes, checks that blkd noticed and released its ring, and creates the
 # domain again under the same name (a new domid) for run 2, which checks
-# the disk (e2fsck's verdict there is reported, not yet required: see
-# tests/system/domU/init).  Teardown: daemons stopped with SIGTERM (exit 0), modules
-# unloaded.  Exit 0 when every step passed; the first failure ends it.
+# the disk: journal replay, e2fsck -fn clean, run 1's checksums.
+# Teardown: daemons stopped with SIGTERM (exit 0), modules unloaded.
+# Exit 0 when every step passed; the first failure ends it.
 PORT_A=0x5641b000
 PORT_B=0x5641b002
 NAME=va-guest
@@ -117,6 +117,7 @@ wait_for 30 'ring lost' /tmp/blkd-b.log
 kill -0 $blkd_a 2>/dev/null && kill -0 $blkd_b 2>/dev/null ||
 	die "a blkd exited when its guest died"
 step "both blkd released their rings and wait again"
+step "blkd a at the destroy: $(sed -n 's/.*ring lost, waiting for the guest (\(.*\))/\1/p' /tmp/blkd-a2.log | tail -n 1)"
 
 xl create /etc/xen/guest.cfg 'extra="console=hvc0 va_run=2"' \
 	>/tmp/xl-create2.log 2>&1 || die "xl create again"
@@ -125,8 +126,9 @@ id2=$(domid_of $NAME)
 step "xl create again: $NAME is dom$id2"
 wait_for 120 'DOMU2: PASS'
 grep -q "domain $NAME is dom$id2" /tmp/blkd-a2.log || die "blkd a did not follow $NAME to dom$id2"
-step "the new $NAME (dom$id2) served again; journal replayed, checksums right"
-step "e2fsck -fn after the destroy: $(sed -n 's/.*DOMU2: FSCK-AFTER-DESTROY //p' "$CONSOLE" | tr -d '\r')"
+step "the new $NAME (dom$id2) served again; journal replayed, e2fsck -fn clean, checksums right"
+fenced=$(grep -c 'answered once' /tmp/blkd-a2.log)
+step "blkd a held $fenced replies until dropped requests had ended"
 
 # Teardown.
 i=0
