@@ -71,6 +71,12 @@
 #define VA_MAX_DEVICES		16
 #define VA_MAX_VIOLATIONS	16u
 #define VA_CTRL_TIMEOUT		(5 * HZ)
+/*
+ * A reply the device holds until the I/O it dropped has ended (a reset,
+ * a queue reset, DEVICE_INFO: docs/protocol.md 11.1); a slow disk may take
+ * this long, and going on before it would let old writes land late.
+ */
+#define VA_FENCE_TIMEOUT	(30 * HZ)
 #define VA_PROBE_BACKOFF_MIN	(HZ / 2)
 #define VA_PROBE_BACKOFF_MAX	(30 * HZ)
 #define VA_VRING_MAX		256u	/* local vring size cap */
@@ -381,7 +387,8 @@ static int va_err_to_errno(u32 e)
  * One control request and its response.  resp receives at most resp_max
  * body bytes; *ret_len (if not NULL) the body length.  The response's
  * session is checked against the device session except for DEVICE_INFO,
- * which (re)learns it.
+ * which (re)learns it.  Replies the device may hold as a fence get
+ * VA_FENCE_TIMEOUT, others VA_CTRL_TIMEOUT.
  */
 static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 		   u32 req_len, const void *data, u32 data_len, void *resp,
@@ -390,10 +397,15 @@ static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 	struct va_hdr h;
 	struct kvec iov[3];
 	unsigned int niov;
-	unsigned long flags;
+	unsigned long flags, timeout = VA_CTRL_TIMEOUT;
 	u32 token, session, len;
 	int err;
 
+	if (msg_id == VA_MSG_DEVICE_INFO || msg_id == VA_MSG_RESET_VQUEUE ||
+	    (msg_id == VA_MSG_SET_DEVICE_STATUS &&
+	     req_len >= sizeof(struct va_status) &&
+	     !va_le32_to_cpu(((const struct va_status *)req)->status)))
+		timeout = VA_FENCE_TIMEOUT;
 	mutex_lock(&vd->ctrl_lock);
 	spin_lock_irqsave(&vd->lock, flags);
 	token = ++vd->ctrl_token;
@@ -418,7 +430,7 @@ static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 	}
 	err = va_send(vd, iov, niov);
 	if (err >= 0 &&
-	    !wait_for_completion_timeout(&vd->ctrl_done, VA_CTRL_TIMEOUT))
+	    !wait_for_completion_timeout(&vd->ctrl_done, timeout))
 		err = -ETIMEDOUT;
 
 	spin_lock_irqsave(&vd->lock, flags);
