@@ -1289,6 +1289,10 @@ void va_dev_input(struct va_dev *dev, uint16_t src_dom, uint32_t src_port,
 static void dev_ring_lost(struct va_dev *dev)
 {
 	dev_drop_session(dev);
+	/* Nobody is left to read the replies still queued (the control
+	 * replies a reset keeps), and the next guest must not get them. */
+	dev_sendq_drop(dev);
+	va_batch_reset(&dev->batch);
 	dev_drop_fences(dev);
 	va_notice("%s: dom%u port %#x: ring lost, waiting for the guest (%u of its requests still executing)",
 		  dev->name, dev->guest, dev->port, dev->nstale);
