@@ -211,6 +211,19 @@ static int dev_sendv(struct va_dev *dev, const struct iovec *iov,
 				  dev->driver_port, iov, niov, VA_ARGO_MSG_TYPE);
 }
 
+/*
+ * After a send that was not refused for ring space: log a failure, except
+ * the guest being gone (-ECONNREFUSED, -ESRCH), which drops the message
+ * (the driver resends on its next session).
+ */
+static void dev_send_failed(struct va_dev *dev, int r)
+{
+	if (r < 0 && r != -ECONNREFUSED && r != -ESRCH)
+		va_log_ratelimited(&dev->rl_log, VA_LOG_WARN,
+				   "%s: dom%u: send failed: %s", dev->name,
+				   dev->guest, strerror(-r));
+}
+
 static void dev_msg_free(struct dev_msg *m)
 {
 	if (!m)
@@ -340,10 +353,7 @@ void va_dev_retry_sends(struct va_dev *dev)
 			dev_wait_space(dev, m->len + m->written);
 			return;
 		}
-		if (r < 0 && r != -ECONNREFUSED && r != -ESRCH)
-			va_log_ratelimited(&dev->rl_log, VA_LOG_WARN,
-					   "%s: dom%u: send failed: %s",
-					   dev->name, dev->guest, strerror(-r));
+		dev_send_failed(dev, r);
 		dev->sendq = m->next;
 		if (!dev->sendq)
 			dev->sendq_tail = NULL;
@@ -393,10 +403,7 @@ static void dev_send_msg(struct va_dev *dev, struct dev_msg *m)
 		dev_wait_space(dev, m->len + m->written);
 		return;
 	}
-	if (r < 0 && r != -ECONNREFUSED && r != -ESRCH)
-		va_log_ratelimited(&dev->rl_log, VA_LOG_WARN,
-				   "%s: dom%u: send failed: %s", dev->name,
-				   dev->guest, strerror(-r));
+	dev_send_failed(dev, r);
 	dev_msg_free(m);
 }
 
@@ -420,11 +427,7 @@ static void dev_flush_batch(struct va_dev *dev)
 		iov.iov_len = dev->batch.len;
 		r = dev_sendv(dev, &iov, 1);
 		if (r != -EAGAIN) {
-			if (r < 0 && r != -ECONNREFUSED && r != -ESRCH)
-				va_log_ratelimited(&dev->rl_log, VA_LOG_WARN,
-						   "%s: dom%u: send failed: %s",
-						   dev->name, dev->guest,
-						   strerror(-r));
+			dev_send_failed(dev, r);
 			va_batch_reset(&dev->batch);
 			return;
 		}
@@ -1288,11 +1291,11 @@ void va_dev_input(struct va_dev *dev, uint16_t src_dom, uint32_t src_port,
 
 static void dev_ring_lost(struct va_dev *dev)
 {
-	dev_drop_session(dev);
 	/* Nobody is left to read the replies still queued (the control
 	 * replies a reset keeps), and the next guest must not get them. */
 	dev_sendq_drop(dev);
 	va_batch_reset(&dev->batch);
+	dev_drop_session(dev);
 	dev_drop_fences(dev);
 	va_notice("%s: dom%u port %#x: ring lost, waiting for the guest (%u of its requests still executing)",
 		  dev->name, dev->guest, dev->port, dev->nstale);

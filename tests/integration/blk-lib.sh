@@ -25,8 +25,9 @@ va_blk() {
 		blk "$@"
 }
 
-# va_start_fuse NAME MOUNTDIR: the device as MOUNTDIR/disk.
-va_start_fuse() {
+# va_bg_fuse NAME MOUNTDIR: start the guest tool's FUSE mode (the device
+# as MOUNTDIR/disk once it has probed), without waiting for it.
+va_bg_fuse() {
 	local name=$1 dir=$2
 	[ -c /dev/fuse ] || va_skip "no /dev/fuse"
 	mkdir -p "$dir"
@@ -34,7 +35,12 @@ va_start_fuse() {
 		--timeout 20 blk fuse "$dir"
 	VA_FUSE_PID=$VA_PID
 	VA_FUSE_DIR=$dir
-	va_wait 10 test -f "$dir/disk" || va_fail "FUSE file did not appear"
+}
+
+# va_start_fuse NAME MOUNTDIR: the device as MOUNTDIR/disk.
+va_start_fuse() {
+	va_bg_fuse "$1" "$2"
+	va_wait 10 test -f "$2/disk" || va_fail "FUSE file did not appear"
 }
 
 va_stop_fuse() {

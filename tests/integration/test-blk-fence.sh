@@ -75,11 +75,7 @@ round() {
 	va_log "$how: guest 1 gone with its write of B executing in blkd"
 
 	# Guest 2 must wait for that write.
-	mkdir -p "$VA_TMP/mnt2-$how"
-	va_bg fuse2-$how "$VA_GUEST" --sim-socket "$VA_SOCK" \
-		--port "$VA_BLK_PORT" --timeout 20 blk fuse "$VA_TMP/mnt2-$how"
-	VA_FUSE_PID=$VA_PID
-	VA_FUSE_DIR=$VA_TMP/mnt2-$how
+	va_bg_fuse fuse2-$how "$VA_TMP/mnt2-$how"
 	if [ "$how" = kill ]; then
 		va_grep "$VA_TMP/blkd.log" 'new driver session' ||
 			va_fail "$how: guest 2's DEVICE_INFO did not reach blkd"
