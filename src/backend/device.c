@@ -36,11 +36,23 @@
  * for a gone guest's requests and whoever comes next: a new guest's first
  * record is DEVICE_INFO.
  *
- * Bounds: live requests per queue <= queue size <= max_queue_size; each
- * request's memory <= max_request + max_in + overhead; the send queue
- * holds at most one message per completed request plus control replies,
- * and is dropped on every reset.  Stale requests are bounded by what the
- * device had accepted before the reset; fences by DEV_MAX_FENCES.
+ * Bounds (docs/protocol.md 11.2), whatever the guest does:
+ *   - a request counts against its queue from its arrival until its
+ *     RESPONSE has been handed to Argo (q->inflight + q->unsent <= size),
+ *     so a guest that stops reading its ring cannot make the device hold
+ *     more than a queue's worth of answers;
+ *   - every request the device holds, live or stale, counts against one
+ *     device-wide budget (req_budget, the sum of the queues' maximum
+ *     sizes): resets in a loop cannot pile up stale requests;
+ *   - each request's memory <= max_request + max_in + overhead;
+ *   - bytes waiting to be sent (send queue and batch) above one driver
+ *     ring's worth stop the reading of our ring until they drain, so
+ *     control and error replies cannot grow the queue either: the guest's
+ *     own sends then wait for ring space;
+ *   - held replies (fences) <= DEV_MAX_FENCES: a reset that would need
+ *     one more is refused (BUSY) before anything is reset.
+ * Violations are counted for the guest, not for a driver session: a reset
+ * or a new session does not clear them (only the ring's loss does).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -80,7 +92,9 @@ struct dev_req {
 struct dev_queue {
 	uint32_t size;
 	bool enabled;
-	uint32_t inflight;		/* live requests, <= size */
+	uint32_t inflight;		/* live requests */
+	uint32_t unsent;		/* answered, RESPONSE not yet sent;
+					 * inflight + unsent <= size */
 	uint32_t nstale;		/* stale requests of this queue */
 	uint32_t nbuckets;		/* power of two, 0 if not allocated */
 	struct dev_req **buckets;
@@ -142,15 +156,18 @@ struct va_dev {
 	struct dev_queue *queues;
 
 	struct dev_req reqs;		/* list head of every held request */
-	unsigned int nreqs;
+	unsigned int nreqs;		/* <= req_budget */
 	unsigned int nstale;		/* of which stale */
+	unsigned int req_budget;	/* sum of the queues' max sizes */
 	struct dev_fence *fences, *fences_tail;	/* FIFO */
 	unsigned int nfences;
 
 	struct va_batch batch;		/* replies of this iteration */
 	bool flush_deferred;
 	struct dev_msg *sendq, *sendq_tail;
+	size_t sendq_bytes;		/* bytes of the messages in sendq */
 	bool waiting_space;
+	bool throttled;			/* ring reading paused: backlog */
 
 	uint8_t *scratch;		/* ring_len bytes for wrapped messages */
 
@@ -163,6 +180,7 @@ struct va_dev {
 	struct va_dev_stats stats;
 	struct va_ratelimit rl_log;
 	struct va_ratelimit rl_version;
+	struct va_ratelimit rl_throttle;
 };
 
 static void dev_flush(struct va_loop *loop, void *opaque);
@@ -234,6 +252,48 @@ static void dev_msg_free(struct dev_msg *m)
 	free(m);
 }
 
+/* One RESPONSE of `queue` left our hands: sent, or dropped. */
+static void dev_unsent_put(struct va_dev *dev, uint16_t queue)
+{
+	if (queue < dev->info.num_queues && dev->queues[queue].unsent)
+		dev->queues[queue].unsent--;
+}
+
+/* The records in buf (of our own making) left our hands. */
+static void dev_records_gone(struct va_dev *dev, const uint8_t *buf,
+			     size_t len)
+{
+	struct va_rec_iter it;
+	struct va_rec rec;
+
+	va_rec_iter_init(&it, buf, len);
+	while (va_rec_next(&it, &rec) > 0)
+		if (rec.msg_id == VA_MSG_RESPONSE)
+			dev_unsent_put(dev, rec.queue);
+}
+
+/* A message left our hands (sent, or dropped): free it. */
+static void dev_msg_gone(struct va_dev *dev, struct dev_msg *m)
+{
+	if (m->req)
+		dev_unsent_put(dev, m->req->req.queue);
+	else
+		dev_records_gone(dev, m->buf, m->len);
+	dev_msg_free(m);
+}
+
+/* Bytes waiting to be sent: the send queue and this iteration's batch. */
+static size_t dev_backlog(const struct va_dev *dev)
+{
+	return dev->sendq_bytes + dev->batch.len;
+}
+
+/* Above this backlog the ring is not read (about one driver ring). */
+static size_t dev_backlog_cap(const struct va_dev *dev)
+{
+	return dev->drv_ring_len ? dev->drv_ring_len : VA_RING_LEN_MIN;
+}
+
 static void dev_msg_iov(struct dev_msg *m, struct iovec *iov,
 			unsigned int *niov)
 {
@@ -272,15 +332,21 @@ static void dev_wait_space(struct va_dev *dev, size_t len)
 	}
 }
 
+static struct dev_msg *dev_sendq_pop(struct va_dev *dev)
+{
+	struct dev_msg *m = dev->sendq;
+
+	dev->sendq = m->next;
+	if (!dev->sendq)
+		dev->sendq_tail = NULL;
+	dev->sendq_bytes -= m->len + m->written;
+	return m;
+}
+
 static void dev_sendq_drop(struct va_dev *dev)
 {
-	struct dev_msg *m;
-
-	while ((m = dev->sendq)) {
-		dev->sendq = m->next;
-		dev_msg_free(m);
-	}
-	dev->sendq_tail = NULL;
+	while (dev->sendq)
+		dev_msg_gone(dev, dev_sendq_pop(dev));
 	dev->waiting_space = false;
 }
 
@@ -290,8 +356,8 @@ static void dev_sendq_drop(struct va_dev *dev)
  * reset: answers to dropped work must not reach the driver, control
  * replies must.
  */
-static size_t dev_strip_responses(uint8_t *buf, size_t len,
-				  unsigned int *ret_count)
+static size_t dev_strip_responses(struct va_dev *dev, uint8_t *buf,
+				  size_t len, unsigned int *ret_count)
 {
 	struct va_rec_iter it;
 	struct va_rec rec;
@@ -305,6 +371,8 @@ static size_t dev_strip_responses(uint8_t *buf, size_t len,
 			memmove(buf + out, buf + start, span);
 			out += span;
 			count++;
+		} else {
+			dev_unsent_put(dev, rec.queue);
 		}
 		start = it.off;
 	}
@@ -318,22 +386,49 @@ static void dev_drop_responses(struct va_dev *dev)
 {
 	struct dev_msg **pp = &dev->sendq, *m;
 
-	dev->batch.len = dev_strip_responses(dev->batch.buf, dev->batch.len,
-					     &dev->batch.count);
+	dev->batch.len = dev_strip_responses(dev, dev->batch.buf,
+					     dev->batch.len, &dev->batch.count);
 	dev->sendq_tail = NULL;
+	dev->sendq_bytes = 0;
 	while ((m = *pp)) {
 		if (!m->req)
-			m->len = dev_strip_responses(m->buf, m->len, NULL);
+			m->len = dev_strip_responses(dev, m->buf, m->len, NULL);
 		if (m->req || !m->len) {
 			*pp = m->next;
-			dev_msg_free(m);
+			dev_msg_gone(dev, m);
 			continue;
 		}
+		dev->sendq_bytes += m->len;
 		dev->sendq_tail = m;
 		pp = &m->next;
 	}
 	if (!dev->sendq)
 		dev->waiting_space = false;
+}
+
+/*
+ * Pause or resume the reading of our ring.  The argo fd may be level-
+ * triggered on "ring not empty" (/dev/argo): while paused it is watched
+ * edge-triggered, so that the messages left in the ring do not wake the
+ * loop again and again, while new messages and space wake-ups still do.
+ */
+static void dev_set_throttled(struct va_dev *dev, bool on)
+{
+	if (dev->throttled == on)
+		return;
+	dev->throttled = on;
+	if (dev->fd_watched)
+		va_loop_mod_fd(dev->loop, va_argo_fd(dev->argo),
+			       on ? EPOLLIN | EPOLLET : EPOLLIN);
+}
+
+/* Reading was paused for the backlog: go on once it is below the cap. */
+static void dev_unthrottle(struct va_dev *dev)
+{
+	if (!dev->throttled || dev_backlog(dev) > dev_backlog_cap(dev))
+		return;
+	dev_set_throttled(dev, false);
+	va_loop_defer(dev->loop, dev_drain_again, dev);
 }
 
 /* Send queued messages in order until one does not fit. */
@@ -351,14 +446,13 @@ void va_dev_retry_sends(struct va_dev *dev)
 		if (r == -EAGAIN) {
 			dev->stats.eagain++;
 			dev_wait_space(dev, m->len + m->written);
+			dev_unthrottle(dev);
 			return;
 		}
 		dev_send_failed(dev, r);
-		dev->sendq = m->next;
-		if (!dev->sendq)
-			dev->sendq_tail = NULL;
-		dev_msg_free(m);
+		dev_msg_gone(dev, dev_sendq_pop(dev));
 	}
+	dev_unthrottle(dev);
 	dev_stop_check(dev);
 }
 
@@ -378,6 +472,9 @@ static void dev_sendq_add(struct va_dev *dev, struct dev_msg *m)
 	else
 		dev->sendq = m;
 	dev->sendq_tail = m;
+	dev->sendq_bytes += m->len + m->written;
+	if (dev->sendq_bytes > dev->stats.backlog_max)
+		dev->stats.backlog_max = dev->sendq_bytes;
 }
 
 /*
@@ -404,7 +501,7 @@ static void dev_send_msg(struct va_dev *dev, struct dev_msg *m)
 		return;
 	}
 	dev_send_failed(dev, r);
-	dev_msg_free(m);
+	dev_msg_gone(dev, m);
 }
 
 /*
@@ -428,6 +525,7 @@ static void dev_flush_batch(struct va_dev *dev)
 		r = dev_sendv(dev, &iov, 1);
 		if (r != -EAGAIN) {
 			dev_send_failed(dev, r);
+			dev_records_gone(dev, dev->batch.buf, dev->batch.len);
 			va_batch_reset(&dev->batch);
 			return;
 		}
@@ -441,6 +539,7 @@ static void dev_flush_batch(struct va_dev *dev)
 		va_log_ratelimited(&dev->rl_log, VA_LOG_ERR,
 				   "%s: out of memory, replies dropped",
 				   dev->name);
+		dev_records_gone(dev, dev->batch.buf, dev->batch.len);
 		va_batch_reset(&dev->batch);
 		return;
 	}
@@ -473,8 +572,9 @@ static void dev_defer_flush(struct va_dev *dev)
 		dev_flush_batch(dev);
 }
 
-/* Append one record to the batch, flushing first if it is full. */
-static void dev_add_record(struct va_dev *dev, uint8_t msg_id, uint8_t flags,
+/* Append one record to the batch, flushing first if it is full.
+ * Returns 0, or negative errno (logged) if the reply was dropped. */
+static int dev_add_record(struct va_dev *dev, uint8_t msg_id, uint8_t flags,
 			   uint16_t queue, uint32_t token,
 			   const struct iovec *body, unsigned int niov)
 {
@@ -492,9 +592,10 @@ static void dev_add_record(struct va_dev *dev, uint8_t msg_id, uint8_t flags,
 		va_log_ratelimited(&dev->rl_log, VA_LOG_WARN,
 				   "%s: cannot queue %s reply: %s", dev->name,
 				   va_msg_name(msg_id), strerror(-r));
-		return;
+		return r;
 	}
 	dev_defer_flush(dev);
+	return 0;
 }
 
 static void dev_reply(struct va_dev *dev, const struct va_rec *rec,
@@ -614,8 +715,30 @@ static bool dev_fence_clear(const struct va_dev *dev, int scope)
 }
 
 /*
+ * Before a record that drops work (SET_DEVICE_STATUS 0, RESET_VQUEUE,
+ * DEVICE_INFO) changes anything: if its reply would have to be held and
+ * DEV_MAX_FENCES are held already, refuse it (BUSY, a violation) with
+ * nothing reset, so that a loop of resets cannot turn more requests stale.
+ * Only a driver that does not wait for its replies gets here.  Returns
+ * true if refused.
+ */
+static bool dev_fence_refused(struct va_dev *dev, const struct va_rec *rec,
+			      int scope)
+{
+	bool held = dev->fences ||
+		    (scope < 0 ? dev->nreqs > 0 :
+		     dev->queues[scope].inflight + dev->queues[scope].nstale > 0);
+
+	if (!held || dev->nfences < DEV_MAX_FENCES)
+		return false;
+	dev_violation(dev, "too many resets pending");
+	dev_reply_err(dev, rec->msg_id, rec->queue, rec->token, VA_ERR_BUSY, 0);
+	return true;
+}
+
+/*
  * Reply to a record that dropped work (SET_DEVICE_STATUS 0, RESET_VQUEUE,
- * DEVICE_INFO): at once if none of the stale requests of `scope` is left,
+ * DEVICE_INFO), after dev_fence_refused() let it through: at once if none of the stale requests of `scope` is left,
  * else once they have ended (dev_release_fences).  Held replies keep their
  * order.
  */
@@ -626,14 +749,6 @@ static void dev_reply_fenced(struct va_dev *dev, const struct va_rec *rec,
 
 	if (!dev->fences && dev_fence_clear(dev, scope)) {
 		dev_reply(dev, rec, body, len);
-		return;
-	}
-	/* Only a driver that does not wait for its replies gets past the
-	 * bound; either way the driver learns that it must try again. */
-	if (dev->nfences >= DEV_MAX_FENCES) {
-		dev_violation(dev, "too many resets pending");
-		dev_reply_err(dev, rec->msg_id, rec->queue, rec->token,
-			      VA_ERR_BUSY, 0);
 		return;
 	}
 	f = malloc(sizeof(*f) + len);
@@ -726,14 +841,19 @@ void va_req_complete(struct va_req *req, uint32_t written)
 	resp.written = va_cpu_to_le32(written);
 	resp.reserved = 0;
 	body = sizeof(resp) + written;
+	/* The request keeps its place in the queue until the RESPONSE has
+	 * been handed to Argo (dev_unsent_put). */
+	dev->queues[req->queue].unsent++;
 	if (va_rec_span(body) <= dev_copy_max(dev)) {
 		struct iovec iov[2] = {
 			{ .iov_base = &resp, .iov_len = sizeof(resp) },
 			{ .iov_base = req->in, .iov_len = written },
 		};
 
-		dev_add_record(dev, VA_MSG_RESPONSE, VA_F_RESPONSE, req->queue,
-			       req->id, iov, written ? 2 : 1);
+		if (dev_add_record(dev, VA_MSG_RESPONSE, VA_F_RESPONSE,
+				   req->queue, req->id, iov,
+				   written ? 2 : 1) < 0)
+			dev_unsent_put(dev, req->queue);
 		free(r);
 		dev_stop_check(dev);
 		return;
@@ -746,6 +866,7 @@ void va_req_complete(struct va_req *req, uint32_t written)
 		m->buf = malloc(sizeof(h) + sizeof(resp));
 	if (!m || !m->buf) {
 		free(m);
+		dev_unsent_put(dev, req->queue);
 		free(r);
 		va_log_ratelimited(&dev->rl_log, VA_LOG_ERR,
 				   "%s: out of memory, response dropped",
@@ -792,7 +913,6 @@ static void dev_reset(struct va_dev *dev)
 	dev_drop_responses(dev);
 	dev->status = 0;
 	dev->drv_features = 0;
-	dev->violations = 0;
 	for (i = 0; i < dev->info.num_queues; i++) {
 		dev->queues[i].enabled = false;
 		dev->queues[i].size = dev->info.max_queue_size;
@@ -848,9 +968,14 @@ static void dev_device_info(struct va_dev *dev, const struct va_rec *rec)
 		if (dev->drv_session)
 			va_info("%s: dom%u: new driver session %#x",
 				dev->name, dev->guest, rec->session);
+		/* The old session's held replies are nobody's now; this
+		 * reply waits for all the stale requests anyway. */
+		dev_drop_fences(dev);
 		dev_drop_session(dev);
 		dev->drv_session = rec->session;
 		dev->stats.sessions++;
+	} else if (dev_fence_refused(dev, rec, -1)) {
+		return;
 	}
 	dev->drv_ring_len = rlen;
 
@@ -958,6 +1083,8 @@ static uint32_t dev_set_status(struct va_dev *dev, const struct va_rec *rec)
 		return VA_ERR_INVALID;
 	want = va_le32_to_cpu(s.status);
 	if (want == 0) {
+		if (dev_fence_refused(dev, rec, -1))
+			return 0;
 		dev_reset(dev);
 	} else {
 		/* NEEDS_RESET is the device's bit, never the driver's (and
@@ -1042,6 +1169,8 @@ static uint32_t dev_vqueue_rec(struct va_dev *dev, const struct va_rec *rec)
 		q->size = size;
 		q->enabled = va_le32_to_cpu(v.enabled) == 1;
 	} else if (rec->msg_id == VA_MSG_RESET_VQUEUE) {
+		if (dev_fence_refused(dev, rec, (int)index))
+			return 0;
 		dev_drop_reqs(dev, (int)index);
 		q->enabled = false;
 	}
@@ -1095,7 +1224,12 @@ static uint32_t dev_request(struct va_dev *dev, const struct va_rec *rec)
 		return VA_ERR_TOO_BIG;
 	if (dev_find_req(q, rec->token))
 		return VA_ERR_INVALID;
-	if (q->inflight >= q->size)
+	/* A driver never has more chains out than the queue size, and a
+	 * chain is out until its RESPONSE arrives. */
+	if (q->inflight + q->unsent >= q->size)
+		return VA_ERR_BUSY;
+	/* Stale requests of earlier resets still hold memory. */
+	if (dev->nreqs >= dev->req_budget)
 		return VA_ERR_BUSY;
 
 	/* One block: dev_req, segment sizes, out bytes, padding, in. */
@@ -1294,9 +1428,13 @@ static void dev_ring_lost(struct va_dev *dev)
 	/* Nobody is left to read the replies still queued (the control
 	 * replies a reset keeps), and the next guest must not get them. */
 	dev_sendq_drop(dev);
+	dev_records_gone(dev, dev->batch.buf, dev->batch.len);
 	va_batch_reset(&dev->batch);
 	dev_drop_session(dev);
 	dev_drop_fences(dev);
+	/* Whoever registers next is a new guest (or a new boot of it). */
+	dev->violations = 0;
+	dev_set_throttled(dev, false);
 	va_notice("%s: dom%u port %#x: ring lost, waiting for the guest (%u of its requests still executing)",
 		  dev->name, dev->guest, dev->port, dev->nstale);
 	va_argo_unregister_ring(dev->ring);
@@ -1315,7 +1453,24 @@ static void dev_drain(struct va_dev *dev)
 	const uint8_t *payload;
 	int r;
 
+	if (dev->throttled && dev_backlog(dev) <= dev_backlog_cap(dev))
+		dev_set_throttled(dev, false);
 	while (n < DRAIN_MAX_MSGS && dev->ring) {
+		if (dev_backlog(dev) > dev_backlog_cap(dev)) {
+			/* The guest does not read its ring: stop reading
+			 * ours, so its sends wait for space instead of our
+			 * replies piling up.  dev_unthrottle goes on. */
+			if (!dev->throttled) {
+				dev_set_throttled(dev, true);
+				dev->stats.throttled++;
+				va_log_ratelimited(&dev->rl_throttle,
+						   VA_LOG_NOTICE,
+						   "%s: dom%u: %zu bytes of replies wait for the guest's ring: not reading until they drain",
+						   dev->name, dev->guest,
+						   dev_backlog(dev));
+			}
+			break;
+		}
 		r = va_ring_peek(dev->ring, &m);
 		if (r == 0)
 			break;
@@ -1341,7 +1496,7 @@ static void dev_drain(struct va_dev *dev)
 		va_argo_notify(dev->argo, NULL, 0);
 	if (n && dev->ops->kick)
 		dev->ops->kick(dev);
-	if (n == DRAIN_MAX_MSGS)
+	if (n == DRAIN_MAX_MSGS && !dev->throttled)
 		va_loop_defer(dev->loop, dev_drain_again, dev);
 }
 
@@ -1351,7 +1506,7 @@ static void dev_drain_again(struct va_loop *loop, void *opaque)
 {
 	struct va_dev *dev = opaque;
 
-	if (dev->ring && va_ring_alive(dev->ring))
+	if (dev->ring && va_ring_alive(dev->ring) && !dev->throttled)
 		dev_drain(dev);
 	if (dev->sendq && !dev->waiting_space)
 		va_dev_retry_sends(dev);
@@ -1517,9 +1672,12 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 		dev->info.max_in = VA_RING_LEN_MAX;
 	dev->session = va_random_session();
 	dev->reqs.next = dev->reqs.prev = &dev->reqs;
+	dev->req_budget = (unsigned int)info->num_queues *
+			  info->max_queue_size;
 	dev->backoff_ms = BACKOFF_MIN_MS;
 	dev->rl_log = (struct va_ratelimit)VA_RATELIMIT_INIT(5000, 10);
 	dev->rl_version = (struct va_ratelimit)VA_RATELIMIT_INIT(1000, 10);
+	dev->rl_throttle = (struct va_ratelimit)VA_RATELIMIT_INIT(10000, 1);
 	va_batch_init(&dev->batch, dev_msg_limit(dev));
 	dev->queues = calloc(info->num_queues, sizeof(*dev->queues));
 	dev->scratch = malloc(dev->ring_len);
@@ -1570,6 +1728,18 @@ int va_dev_start(struct va_dev *dev)
 static void dev_stop_finish(struct va_dev *dev)
 {
 	va_cb done = dev->stop_done;
+	const struct va_dev_stats *st = &dev->stats;
+
+	va_notice("%s: dom%u port %#x: stopped: %llu requests, %llu responses, %llu dropped, %llu violations, %llu sessions, %llu fenced, throttled %llu, backlog max %llu bytes",
+		dev->name, dev->guest, dev->port,
+		(unsigned long long)st->requests,
+		(unsigned long long)st->responses,
+		(unsigned long long)st->dropped,
+		(unsigned long long)st->violations,
+		(unsigned long long)st->sessions,
+		(unsigned long long)st->fenced,
+		(unsigned long long)st->throttled,
+		(unsigned long long)st->backlog_max);
 
 	va_loop_cancel_timer(dev->loop, dev->timer);
 	dev->timer = NULL;

@@ -158,6 +158,8 @@ struct va_dev_stats {
 	uint64_t eagain;		/* sends that waited for ring space */
 	uint64_t sessions;		/* guest sessions seen */
 	uint64_t fenced;		/* replies held until dropped I/O ended */
+	uint64_t throttled;		/* times ring reading paused: backlog */
+	uint64_t backlog_max;		/* most bytes ever queued for sending */
 };
 void va_dev_get_stats(const struct va_dev *dev, struct va_dev_stats *ret);
 

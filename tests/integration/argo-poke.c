@@ -20,6 +20,15 @@
  *                   with a bad record (unknown id, wrong queue, oversize
  *                   written, length mismatch, wrong source port, unasked
  *                   control reply); runs until killed
+ *   stalled-reader  registers (G, P), negotiates a virtio-blk device with
+ *                   queue 0 of --queue-size, then sends --count READs of
+ *                   1 MiB (+ the status byte), 32 a message 50 ms apart,
+ *                   and never reads its ring; then up to 32 MiB of
+ *                   GET_DEVICE_STATUS records, until the device's ring
+ *                   stays full for 3 s.  The device must stop reading its
+ *                   ring rather than hold every answer and reply (the test
+ *                   measures its memory).  It prints what went out, then
+ *                   waits --hold seconds before it exits
  *
  * Exit 0 when everything was refused as expected, 1 otherwise, 2 usage.
  * Tokens it uses end in 0xffff, which is never a valid libva-guest request
@@ -53,6 +62,9 @@ struct poke {
 	unsigned int timeout_ms;
 	bool strict_dup;		/* the device is slow: a duplicate must fail */
 	unsigned int bad;		/* evil-device: bad answers to send */
+	unsigned int count;		/* stalled-reader: READs to send */
+	unsigned int queue_size;	/* stalled-reader */
+	unsigned int hold_s;		/* stalled-reader */
 	struct va_argo *argo;
 	struct va_ring *ring;
 	int failures;
@@ -697,11 +709,124 @@ static int do_evil_device(struct poke *p)
 	return 0;
 }
 
+/* ---- stalled-reader ---- */
+
+#define STALL_READ_LEN	(1024u * 1024)	/* data bytes of each READ */
+#define STALL_PER_MSG	32u		/* READs per message */
+#define STALL_WAIT_MS	3000u		/* a full device ring: stop */
+#define STALL_GAP_US	50000u		/* between READ messages */
+#define STALL_PAD_RECS	1024u		/* status records per message */
+#define STALL_PAD_MAX	(32u << 20)	/* bytes of them at most */
+
+/* Send one message, waiting while the device's ring is full; -EAGAIN
+ * once it has stayed full for STALL_WAIT_MS. */
+static int stall_send(struct poke *p, const struct va_batch *b)
+{
+	struct iovec iov = { .iov_base = b->buf, .iov_len = b->len };
+	uint64_t until = va_now_ms() + STALL_WAIT_MS;
+	int r;
+
+	while ((r = (int)va_argo_sendv(p->argo, p->port, p->backend, p->port,
+				       &iov, 1, VA_ARGO_MSG_TYPE)) == -EAGAIN &&
+	       va_now_ms() < until)
+		usleep(10000);
+	return r < 0 ? r : 0;
+}
+
+/* Negotiate VERSION_1 and queue 0 of `size` up to DRIVER_OK. */
+static int drv_negotiate(struct poke *p, uint32_t session, uint32_t *tok,
+			 uint32_t size)
+{
+	struct va_device_info_req ireq = {
+		.driver_ring_len = va_cpu_to_le32(va_ring_len(p->ring)),
+	};
+	struct va_features f = {
+		.bits = va_cpu_to_le64(1ull << VA_F_VERSION_1_BIT),
+	};
+	struct va_vqueue vq = {
+		.size = va_cpu_to_le32(size),
+		.enabled = va_cpu_to_le32(1),
+	};
+	const uint32_t drv = VA_STATUS_ACKNOWLEDGE | VA_STATUS_DRIVER;
+	struct reply r;
+
+	if (call(p, VA_MSG_DEVICE_INFO, 0, session, TOKEN((*tok)++), &ireq,
+		 sizeof(ireq), &r) < 0 || (r.flags & VA_F_ERROR))
+		return -EIO;
+	if (set_status(p, session, tok, VA_STATUS_ACKNOWLEDGE) ||
+	    set_status(p, session, tok, drv))
+		return -EIO;
+	if (call(p, VA_MSG_SET_DRV_FEATURES, 0, session, TOKEN((*tok)++), &f,
+		 sizeof(f), &r) < 0 || (r.flags & VA_F_ERROR))
+		return -EIO;
+	if (set_status(p, session, tok, drv | VA_STATUS_FEATURES_OK))
+		return -EIO;
+	if (call(p, VA_MSG_SET_VQUEUE, 0, session, TOKEN((*tok)++), &vq,
+		 sizeof(vq), &r) < 0 || (r.flags & VA_F_ERROR))
+		return -EIO;
+	return set_status(p, session, tok, drv | VA_STATUS_FEATURES_OK |
+			  VA_STATUS_DRIVER_OK);
+}
+
+static int do_stalled_reader(struct poke *p)
+{
+	uint8_t body[64], hdr[16] = { 0 };	/* VIRTIO_BLK_T_IN, sector 0 */
+	uint32_t tok = 1, session = 0x53544c31u, sent = 0;
+	struct va_batch b;
+	struct iovec iov;
+	unsigned int i, n;
+	size_t len, pad = 0;
+	int r = 0;
+
+	if (drv_negotiate(p, session, &tok, p->queue_size) < 0) {
+		fprintf(stderr, PROG ": could not negotiate\n");
+		return 1;
+	}
+	printf("stalled-reader: negotiated, queue size %u\n", p->queue_size);
+	len = make_req(body, hdr, sizeof(hdr), STALL_READ_LEN + 1);
+	va_batch_init(&b, VA_ARGO_MAX_MSG_SIZE);
+	while (sent < p->count) {
+		n = p->count - sent < STALL_PER_MSG ? p->count - sent :
+						      STALL_PER_MSG;
+		va_batch_reset(&b);
+		for (i = 0; i < n; i++) {
+			iov.iov_base = body;
+			iov.iov_len = len;
+			va_batch_add(&b, VA_MSG_REQUEST, 0, 0, session,
+				     TOKEN(tok++), &iov, 1);
+		}
+		r = stall_send(p, &b);
+		if (r < 0)
+			break;
+		sent += n;
+		usleep(STALL_GAP_US);
+	}
+	printf("stalled-reader: sent %u of %u READs\n", sent, p->count);
+	while (r == 0 && pad < STALL_PAD_MAX) {
+		va_batch_reset(&b);
+		for (i = 0; i < STALL_PAD_RECS; i++)
+			va_batch_add(&b, VA_MSG_GET_DEVICE_STATUS, 0, 0,
+				     session, TOKEN(tok++), NULL, 0);
+		r = stall_send(p, &b);
+		if (r == 0)
+			pad += b.len;
+	}
+	va_batch_free(&b);
+	printf("stalled-reader: then %zu KiB of status requests: %s\n",
+	       pad / 1024, r == -EAGAIN ? "the device stopped reading" :
+	       r < 0 ? strerror(-r) : "all read");
+	printf("stalled-reader: holding\n");
+	fflush(stdout);
+	sleep(p->hold_s);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: " PROG " [--sim-socket S] [--self-domid G] "
 		   "[--backend-domid B] [--port P] [--timeout S] [--strict-dup] "
-		   "[--bad N] forge-src|garbage|driver-errors|evil-device\n");
+		   "[--bad N] [--count N] [--queue-size N] [--hold S] "
+		   "forge-src|garbage|driver-errors|evil-device|stalled-reader\n");
 }
 
 int main(int argc, char **argv)
@@ -714,6 +839,9 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "strict-dup", no_argument, NULL, 'D' },
 		{ "bad", required_argument, NULL, 'B' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "queue-size", required_argument, NULL, 'q' },
+		{ "hold", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -723,11 +851,15 @@ int main(int argc, char **argv)
 			   .create_domain = true },
 		.port = VA_PORT_BLK_DEFAULT,
 		.timeout_ms = 5000,
+		.count = 256,
+		.queue_size = 16,
+		.hold_s = 30,
 	};
 	const char *mode;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:g:b:p:T:DB:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:g:b:p:T:DB:n:q:H:hV", opts,
+				NULL)) != -1) {
 		switch (c) {
 		case 's':
 			p.aopts.sim_socket = optarg;
@@ -750,6 +882,15 @@ int main(int argc, char **argv)
 		case 'B':
 			p.bad = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
+		case 'n':
+			p.count = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 'q':
+			p.queue_size = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 'H':
+			p.hold_s = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -770,7 +911,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "forge-src"))
 		return do_forge_src(&p);
 	if (strcmp(mode, "garbage") && strcmp(mode, "driver-errors") &&
-	    strcmp(mode, "evil-device")) {
+	    strcmp(mode, "evil-device") && strcmp(mode, "stalled-reader")) {
 		usage(stderr);
 		return 2;
 	}
@@ -798,6 +939,8 @@ int main(int argc, char **argv)
 		if (r < 0) {
 			fprintf(stderr, PROG ": register: %s\n", strerror(-r));
 			r = 1;
+		} else if (!strcmp(mode, "stalled-reader")) {
+			r = do_stalled_reader(&p);
 		} else {
 			r = do_driver_errors(&p);
 		}

@@ -292,8 +292,9 @@ static void negotiate(uint32_t sess)
 }
 
 /* A well-formed REQUEST with the given segments and out bytes. */
-static void request(uint16_t q, uint32_t id, const uint32_t *segs,
-		    unsigned int nseg, const void *out, uint32_t out_len)
+static void request_s(uint32_t sess, uint16_t q, uint32_t id,
+		      const uint32_t *segs, unsigned int nseg, const void *out,
+		      uint32_t out_len)
 {
 	uint8_t body[4096];
 	struct va_request rq = { 0 };
@@ -311,8 +312,14 @@ static void request(uint16_t q, uint32_t id, const uint32_t *segs,
 		memcpy(body + sizeof(rq) + 4 * i, &s, 4);
 	}
 	memcpy(body + sizeof(rq) + 4 * nseg, out, out_len);
-	input(VA_MSG_REQUEST, 0, q, SESS, id, body,
+	input(VA_MSG_REQUEST, 0, q, sess, id, body,
 	      sizeof(rq) + 4 * nseg + out_len);
+}
+
+static void request(uint16_t q, uint32_t id, const uint32_t *segs,
+		    unsigned int nseg, const void *out, uint32_t out_len)
+{
+	request_s(SESS, q, id, segs, nseg, out, out_len);
 }
 
 START_TEST(test_happy_path)
@@ -826,7 +833,8 @@ START_TEST(test_needs_reset)
 	clear_msgs();
 	ck_assert_uint_eq(set_status(SESS, 0xf), 0xff);
 	expect_err(VA_MSG_SET_DEVICE_STATUS, 2, VA_ERR_NEEDS_RESET);
-	/* Reset clears it, and the violation count. */
+	/* Reset clears it (not the violation count: see
+	 * test_violations_survive_reset). */
 	ck_assert_uint_eq(set_status(SESS, 0), 0);
 	negotiate(SESS);
 	request(0, 200, &seg, 1, "", 0);
@@ -936,6 +944,258 @@ START_TEST(test_stop)
 }
 END_TEST
 
+/*
+ * Finding 1 of the audit: a guest that does not read its ring.  A request
+ * keeps its place in the queue until its RESPONSE has been sent, so the
+ * device never holds more than a queue's worth of answers for it.
+ */
+START_TEST(test_unsent_counts_against_queue)
+{
+	uint32_t seg = 16;
+	unsigned int i;
+	struct va_dev_stats st;
+
+	negotiate(SESS);
+	send_result = -EAGAIN;
+	for (i = 0; i < QSIZE; i++) {
+		request(0, 10 + i, &seg, 1, "", 0);
+		va_req_complete(held[i], 16);
+		va_loop_run_once(loop, 0);
+	}
+	ck_assert_uint_eq(va_dev_inflight(dev), 0);
+	/* Every answer waits for ring space: the queue is full. */
+	request(0, 20, &seg, 1, "", 0);
+	ck_assert_uint_eq(nheld, QSIZE);
+	/* Queue 1 is not affected. */
+	request(1, 21, &seg, 1, "", 0);
+	ck_assert_uint_eq(nheld, QSIZE + 1);
+	va_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.violations, 1);
+	ck_assert_uint_gt(st.backlog_max, 0);
+	/* Sent: the BUSY error follows the four answers, and the queue has
+	 * room again. */
+	send_result = 0;
+	va_dev_retry_sends(dev);
+	ck_assert_uint_ge(nmsgs, 1);
+	clear_msgs();
+	request(0, 22, &seg, 1, "", 0);
+	ck_assert_uint_eq(nheld, QSIZE + 2);
+	va_req_complete(held[QSIZE], 1);
+	va_req_complete(held[QSIZE + 1], 1);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(va_dev_inflight(dev), 0);
+}
+END_TEST
+
+/* The same for a large RESPONSE, sent uncopied from the request. */
+START_TEST(test_unsent_large)
+{
+	uint32_t big = 8000;
+	unsigned int i;
+
+	negotiate(SESS);
+	send_result = -EAGAIN;
+	for (i = 0; i < 2; i++) {
+		request(1, 30 + i, &big, 1, "", 0);
+		va_req_complete(held[i], big);
+		va_loop_run_once(loop, 0);
+	}
+	request(1, 32, &big, 1, "", 0);
+	ck_assert_uint_eq(nheld, 2);
+	/* A reset drops the answers (and their places). */
+	send_result = 0;
+	va_dev_retry_sends(dev);
+	clear_msgs();
+	send_result = -EAGAIN;
+	for (i = 0; i < 2; i++) {
+		request(1, 40 + i, &big, 1, "", 0);
+		va_req_complete(held[2 + i], big);
+		va_loop_run_once(loop, 0);
+	}
+	request(1, 42, &big, 1, "", 0);
+	ck_assert_uint_eq(nheld, 4);
+	send_result = 0;
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 43,
+	      &(struct va_status){ .status = 0 }, sizeof(struct va_status));
+	va_dev_retry_sends(dev);
+	ck_assert_uint_eq(va_dev_status(dev), 0);
+	/* Only the BUSY error and the reset's reply went out. */
+	for (i = 0; i < nmsgs; i++) {
+		struct va_rec_iter it;
+		struct va_rec r;
+
+		va_rec_iter_init(&it, msgs[i].buf, msgs[i].len);
+		while (va_rec_next(&it, &r) == 1)
+			ck_assert_uint_ne(r.msg_id, VA_MSG_RESPONSE);
+	}
+	clear_msgs();
+	negotiate(SESS);
+	request(1, 33, &big, 1, "", 0);
+	request(1, 34, &big, 1, "", 0);
+	ck_assert_uint_eq(nheld, 6);
+	va_req_complete(held[4], 1);
+	va_req_complete(held[5], 1);
+}
+END_TEST
+
+/* Renegotiate to DRIVER_OK in the current session without waiting for
+ * the held replies of earlier resets (as a hostile driver would). */
+static void renegotiate_nowait(uint32_t sess)
+{
+	struct va_features f = { .bits = va_cpu_to_le64(1ull << 32 | 1) };
+	struct va_vqueue v = { .enabled = va_cpu_to_le32(1) };
+	struct va_status st;
+	static const uint32_t steps[] = { 1, 3, 0xb, 0xf };
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		if (steps[i] == 0xf) {
+			v.index = va_cpu_to_le32(0);
+			v.size = va_cpu_to_le32(QSIZE);
+			input(VA_MSG_SET_VQUEUE, 0, 0, sess, 4, &v, sizeof(v));
+			v.index = va_cpu_to_le32(1);
+			v.size = va_cpu_to_le32(2);
+			input(VA_MSG_SET_VQUEUE, 0, 1, sess, 4, &v, sizeof(v));
+		}
+		if (steps[i] == 0xb)
+			input(VA_MSG_SET_DRV_FEATURES, 0, 0, sess, 3, &f,
+			      sizeof(f));
+		st.status = va_cpu_to_le32(steps[i]);
+		st.reserved = 0;
+		input(VA_MSG_SET_DEVICE_STATUS, 0, 0, sess, 2, &st, sizeof(st));
+	}
+	clear_msgs();
+}
+
+/*
+ * Finding 2 of the audit: resets in a loop with I/O that never ends.
+ * Stale requests count against one device-wide budget (the sum of the
+ * queues' sizes), and a reset that would need a 17th held reply is
+ * refused before anything is reset.
+ */
+START_TEST(test_reset_loop_bounded)
+{
+	struct va_status z = { .status = 0 };
+	uint32_t seg = 8, tok = 1000;
+	const unsigned int budget = QSIZE + QSIZE;	/* 2 queues */
+	unsigned int round, i, before;
+
+	negotiate(SESS);
+	for (round = 0; round < 40; round++) {
+		for (i = 0; i < QSIZE; i++)
+			request(0, tok++, &seg, 1, "", 0);
+		for (i = 0; i < 2; i++)
+			request(1, tok++, &seg, 1, "", 0);
+		ck_assert_uint_le(nheld, budget);
+		ck_assert_uint_le(va_dev_inflight(dev), budget);
+		clear_msgs();
+		input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, tok++, &z,
+		      sizeof(z));
+		clear_msgs();
+		renegotiate_nowait(SESS);
+	}
+	ck_assert_uint_eq(nheld, budget);
+	/* Fences full: the next reset is refused and resets nothing. */
+	ck_assert_uint_eq(va_dev_status(dev) & 0xf, 0xf);
+	before = resets;
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 5000, &z, sizeof(z));
+	expect_err(VA_MSG_SET_DEVICE_STATUS, 5000, VA_ERR_BUSY);
+	ck_assert_uint_eq(resets, before);
+	ck_assert_uint_eq(va_dev_status(dev) & 0xf, 0xf);
+	/* So is a DEVICE_INFO of the same session. */
+	{
+		struct va_device_info_req rq = {
+			.driver_ring_len = va_cpu_to_le32(DRV_RING_LEN),
+		};
+
+		input(VA_MSG_DEVICE_INFO, 0, 0, SESS, 5002, &rq, sizeof(rq));
+		expect_err(VA_MSG_DEVICE_INFO, 5002, VA_ERR_BUSY);
+	}
+	/* The I/O ends: the held replies go out, the device works again. */
+	for (i = 0; i < nheld; i++)
+		va_req_complete(held[i], 1);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(va_dev_inflight(dev), 0);
+}
+END_TEST
+
+/* The same bound for RESET_VQUEUE: the 17th is refused, and queue 0's
+ * live request is not dropped by it. */
+START_TEST(test_reset_vqueue_refused)
+{
+	struct va_vqueue v = { .index = va_cpu_to_le32(0) };
+	uint32_t seg = 8;
+	unsigned int i;
+
+	negotiate(SESS);
+	request(0, 1, &seg, 1, "", 0);
+	for (i = 0; i < 16; i++)
+		input(VA_MSG_RESET_VQUEUE, 0, 0, SESS, 100 + i, &v, sizeof(v));
+	ck_assert_uint_eq(nmsgs, 0);
+	request(1, 2, &seg, 1, "", 0);
+	input(VA_MSG_RESET_VQUEUE, 0, 1, SESS, 200, &(struct va_vqueue){
+		.index = va_cpu_to_le32(1) }, sizeof(v));
+	expect_err(VA_MSG_RESET_VQUEUE, 200, VA_ERR_BUSY);
+	/* Queue 1's request is still live: its answer goes out. */
+	va_req_complete(held[1], 1);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 1);
+	ck_assert_uint_eq(last_rec(0).msg_id, VA_MSG_RESPONSE);
+	ck_assert_uint_eq(last_rec(0).token, 2);
+	clear_msgs();
+	va_req_complete(held[0], 1);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(last_count(), 16);
+}
+END_TEST
+
+/* Violations are the guest's, not the session's: a reset keeps them. */
+START_TEST(test_violations_survive_reset)
+{
+	uint32_t seg = 8;
+	unsigned int i;
+
+	negotiate(SESS);
+	for (i = 0; i <= VA_DEV_MAX_VIOLATIONS; i++)
+		request(5, i, &seg, 1, "", 0);
+	ck_assert(va_dev_status(dev) & VA_STATUS_NEEDS_RESET);
+	clear_msgs();
+	ck_assert_uint_eq(set_status(SESS, 0), 0);
+	negotiate(SESS);
+	ck_assert(!(va_dev_status(dev) & VA_STATUS_NEEDS_RESET));
+	/* One more is enough now. */
+	request(5, 100, &seg, 1, "", 0);
+	ck_assert(va_dev_status(dev) & VA_STATUS_NEEDS_RESET);
+	clear_msgs();
+	/* A new driver session does not clear them either. */
+	negotiate(SESS + 1);
+	request_s(SESS + 1, 5, 101, &seg, 1, "", 0);
+	ck_assert(va_dev_status(dev) & VA_STATUS_NEEDS_RESET);
+}
+END_TEST
+
+/* A held reply of an old driver session never reaches the new one. */
+START_TEST(test_session_change_drops_fences)
+{
+	struct va_status z = { .status = 0 };
+	struct va_device_info_req rq = {
+		.driver_ring_len = va_cpu_to_le32(DRV_RING_LEN),
+	};
+	uint32_t seg = 8;
+
+	negotiate(SESS);
+	request(0, 1, &seg, 1, "", 0);
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 50, &z, sizeof(z));
+	ck_assert_uint_eq(nmsgs, 0);
+	input(VA_MSG_DEVICE_INFO, 0, 0, SESS + 9, 51, &rq, sizeof(rq));
+	ck_assert_uint_eq(nmsgs, 0);
+	va_req_complete(held[0], 1);
+	va_loop_run_once(loop, 0);
+	expect_ok(VA_MSG_DEVICE_INFO, 51);
+	ck_assert_uint_eq(last_count(), 1);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("device");
@@ -959,6 +1219,12 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_version);
 	tcase_add_test(tc, test_stop);
+	tcase_add_test(tc, test_unsent_counts_against_queue);
+	tcase_add_test(tc, test_unsent_large);
+	tcase_add_test(tc, test_reset_loop_bounded);
+	tcase_add_test(tc, test_reset_vqueue_refused);
+	tcase_add_test(tc, test_violations_survive_reset);
+	tcase_add_test(tc, test_session_change_drops_fences);
 	suite_add_tcase(s, tc);
 	return s;
 }
