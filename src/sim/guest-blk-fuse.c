@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -448,6 +449,18 @@ int guest_blk_fuse(struct guest_ctx *ctx, int argc, char **argv)
 	pthread_mutex_unlock(&fb->lock);
 	wake_poller(fb);
 	pthread_join(fb->poller, NULL);
+	{
+		struct va_guest_stats st;
+
+		va_guest_get_stats(fb->gb.g, &st);
+		fprintf(stderr, "virtio-argo-guest: %s: submitted %" PRIu64
+			", completed %" PRIu64 ", failed %" PRIu64
+			", replayed %" PRIu64 ", renegotiations %" PRIu64
+			", violations %" PRIu64 ", stale %" PRIu64 "\n",
+			mountdir, st.submitted, st.completed, st.failed,
+			st.replayed, st.renegotiations, st.violations,
+			st.stale);
+	}
 out_close:
 	gblk_close(&fb->gb);
 out:

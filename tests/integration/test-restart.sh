@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # The backend is killed with SIGKILL and restarted while test-echo runs:
 # the guest renegotiates and replays, and every request completes with the
-# right bytes (none lost, none failed).  Done twice at full speed, then in
+# right bytes (none lost, none failed).  The backend is frozen (SIGSTOP)
+# before each kill, so requests are surely in flight, and the guest must
+# count them as replayed.  Done twice at full speed, then in
 # a slow run that keeps submitting while the backend is gone, so that the
 # guest's sends are refused (ECONNREFUSED) and it must wait for HELLO.
 . "$(dirname "$0")/lib.sh"
@@ -16,15 +18,22 @@ va_bg echo "$VA_GUEST" --sim-socket "$VA_SOCK" --port "$VA_PORT" --timeout 20 \
 	test-echo --count $count --size 2048 --qd 16 --verify --progress 2000
 echo_pid=$VA_PID
 
+# kill_frozen: freeze testd, let the guest's requests pile up in its ring,
+# then kill it.
+kill_frozen() {
+	va_log "freezing and killing testd $VA_TESTD_PID"
+	kill -STOP "$VA_TESTD_PID"
+	sleep 0.2
+	kill -KILL "$VA_TESTD_PID"
+}
+
 va_grep "$VA_TMP/echo.log" 'progress 4000' 60 || va_fail "test-echo did not run"
-va_log "killing testd $VA_TESTD_PID"
-kill -KILL "$VA_TESTD_PID"
+kill_frozen
 wait "$VA_TESTD_PID" 2>/dev/null
 va_start_testd testd1
 
 va_grep "$VA_TMP/echo.log" 'progress 60000' 60 || va_fail "no progress after restart"
-va_log "killing testd $VA_TESTD_PID"
-kill -KILL "$VA_TESTD_PID"
+kill_frozen
 wait "$VA_TESTD_PID" 2>/dev/null
 sleep 0.5	# let the guest hit a missing backend ring (ECONNREFUSED)
 va_start_testd testd2
@@ -36,6 +45,8 @@ grep -q "PASS: $count/$count ok, 0 errors, 0 mismatches" "$VA_TMP/echo.log" ||
 	va_fail "no PASS line"
 reneg=$(sed -n 's/.*renegotiations \([0-9]*\).*/\1/p' "$VA_TMP/echo.log")
 [ "${reneg:-0}" -ge 2 ] || va_fail "expected 2 renegotiations, saw ${reneg:-0} (run too short?)"
+replayed=$(sed -n 's/.*replayed \([0-9]*\).*/\1/p' "$VA_TMP/echo.log")
+[ "${replayed:-0}" -ge 2 ] || va_fail "requests were in flight at both kills, but ${replayed:-0} replayed"
 
 # Slow submissions: one request every 20 ms into 8 slots, so that slots
 # are free when the backend goes away (for 0.5 s) and sends are refused.
