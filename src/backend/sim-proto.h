@@ -31,6 +31,10 @@
  * Bounds: a request body is at most VA_SIM_MAX_BODY bytes (a sendv of the
  * largest Argo message plus its fixed part); the simulator drops a client
  * that announces more, sends a malformed frame, or pipelines requests.
+ * Until its ATTACH succeeds a connection may send only that one frame,
+ * of exactly VA_SIM_ATTACH_BODY bytes, and must send it within the
+ * simulator's attach timeout; any other header is dropped before its body
+ * is read (see sim.c for the per-uid limit on such connections).
  */
 #ifndef VA_BACKEND_SIM_PROTO_H
 #define VA_BACKEND_SIM_PROTO_H
@@ -119,6 +123,8 @@ struct va_sim_domain {
 #define VA_SIM_RING_DEAD	(1u << 0)
 #define VA_SIM_RING_WAITERS	(1u << 1)	/* the owner's NOTIFY is needed */
 
+/* The one body size an ATTACH has; before attach nothing else is read. */
+#define VA_SIM_ATTACH_BODY	((uint32_t)sizeof(struct va_sim_attach))
 #define VA_SIM_MAX_BODY \
 	((uint32_t)sizeof(struct va_sim_sendv) + VA_ARGO_MAX_MSG_SIZE)
 #define VA_SIM_MAX_DOMAINS	(VA_ARGO_DOMID_MAX + 1u)

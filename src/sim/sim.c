@@ -18,6 +18,16 @@
  * breaks the framing (bad length, pipelined requests, a reply it does not
  * read) is disconnected; a well-framed bad request gets an errno.
  *
+ * The socket is open to every local user (the policy decides at ATTACH),
+ * so a connection not attached yet costs little and not for long: its
+ * only acceptable frame is one ATTACH of VA_SIM_ATTACH_BODY bytes (any
+ * other header disconnects it before a body byte is buffered), it must
+ * attach within the attach timeout (SIM_ATTACH_TIMEOUT_MS, --attach-timeout)
+ * and one uid holds at most SIM_MAX_WAITING_PER_UID such connections at a
+ * time; beyond that the simulator closes new ones as it accepts them.
+ * Connections wait for their ATTACH in s->waiting, oldest first: their
+ * deadlines come in the same order, so the head's is the next to expire.
+ *
  * Copies: a small sendv is read into the client's frame buffer and copied
  * into the ring once; the rest of a large one (>= SIM_DIRECT_MIN) is read
  * from the socket straight into the ring (see struct sim_client), after at
@@ -47,6 +57,9 @@
 #include "va-config.h"
 
 #define SIM_MAX_CLIENTS		1024u
+#define SIM_ATTACH_TIMEOUT_MS	5000u	/* connect to ATTACH, by default */
+#define SIM_ATTACH_TIMEOUT_MAX	3600000u
+#define SIM_MAX_WAITING_PER_UID	16u	/* connections not attached yet */
 #define SIM_BUF_KEEP		(256u * 1024u)	/* frame buffer kept between frames */
 #define SIM_BUF_MIN		(64u * 1024u)
 #define SIM_DIRECT_MIN		(16u * 1024u)	/* payloads received in place */
@@ -86,6 +99,7 @@ struct sim_client {
 	bool attached;
 	bool control;
 	bool dead;			/* to be freed at the end of this round */
+	bool waiting;			/* in sim.waiting: not attached yet */
 	uint16_t domid;
 	pid_t pid;
 	uid_t uid;
@@ -111,6 +125,9 @@ struct sim_client {
 	uint32_t dpos;			/* ring offset of the next byte */
 	uint32_t dleft;			/* payload bytes still to come */
 	struct sim_client *prev, *next;
+	/* sim.waiting, while not attached */
+	uint64_t deadline;		/* va_now_ms() by which to attach */
+	struct sim_client *wprev, *wnext;
 };
 
 struct sim {
@@ -123,6 +140,9 @@ struct sim {
 	struct sim_domain *domains;
 	struct sim_client *clients;
 	unsigned int nclients;
+	/* Not attached yet, in accept order (so in deadline order). */
+	struct sim_client *waiting, *waiting_tail;
+	unsigned int attach_timeout_ms;
 	bool quit;
 };
 
@@ -381,6 +401,47 @@ static int dom_destroy(struct sim *s, uint32_t domid)
 
 /* ---- clients ---- */
 
+/* A new connection starts waiting for its ATTACH. */
+static void waiting_add(struct sim *s, struct sim_client *c)
+{
+	c->deadline = va_now_ms() + s->attach_timeout_ms;
+	c->wnext = NULL;
+	c->wprev = s->waiting_tail;
+	if (s->waiting_tail)
+		s->waiting_tail->wnext = c;
+	else
+		s->waiting = c;
+	s->waiting_tail = c;
+	c->waiting = true;
+}
+
+/* Attached or gone. */
+static void waiting_del(struct sim *s, struct sim_client *c)
+{
+	if (!c->waiting)
+		return;
+	if (c->wprev)
+		c->wprev->wnext = c->wnext;
+	else
+		s->waiting = c->wnext;
+	if (c->wnext)
+		c->wnext->wprev = c->wprev;
+	else
+		s->waiting_tail = c->wprev;
+	c->wprev = c->wnext = NULL;
+	c->waiting = false;
+}
+
+static unsigned int waiting_count(const struct sim *s, uid_t uid)
+{
+	const struct sim_client *c;
+	unsigned int n = 0;
+
+	for (c = s->waiting; c; c = c->wnext)
+		n += c->uid == uid;
+	return n;
+}
+
 /* Marks a client for removal at the end of the round: its rings go now,
  * its wake-ups are forgotten, its sockets close. */
 static void client_drop(struct sim *s, struct sim_client *c)
@@ -391,6 +452,7 @@ static void client_drop(struct sim *s, struct sim_client *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	waiting_del(s, c);
 	if (c->dring) {
 		c->dring->direct = NULL;
 		pending_check_ring(c->dring);
@@ -439,9 +501,31 @@ static void client_reap(struct sim *s)
 static void client_violation(struct sim *s, struct sim_client *c,
 			     const char *what)
 {
-	peer_log(VA_LOG_WARN, "client pid %d (domain %u): %s; disconnecting",
-		 (int)c->pid, c->domid, what);
+	if (c->attached)
+		peer_log(VA_LOG_WARN,
+			 "client pid %d uid %u (domain %u): %s; disconnecting",
+			 (int)c->pid, (unsigned)c->uid, c->domid, what);
+	else
+		peer_log(VA_LOG_WARN,
+			 "client pid %d uid %u (not attached): %s; disconnecting",
+			 (int)c->pid, (unsigned)c->uid, what);
 	client_drop(s, c);
+}
+
+/*
+ * Drops the connections whose attach deadline has passed; returns the
+ * epoll timeout until the next deadline (-1: none waits).
+ */
+static int waiting_expire(struct sim *s)
+{
+	uint64_t now;
+
+	if (!s->waiting)
+		return -1;
+	now = va_now_ms();
+	while (s->waiting && s->waiting->deadline <= now)
+		client_violation(s, s->waiting, "no attach before the deadline");
+	return s->waiting ? (int)(s->waiting->deadline - now) : -1;
 }
 
 /* Sends a reply; a client that does not take it is dropped. */
@@ -862,14 +946,13 @@ static void handle_frame(struct sim *s, struct sim_client *c)
 	uint32_t out_len = 0, n;
 	int ret;
 
+	/* Unattached, only an ATTACH gets here (client_process). */
 	memcpy(&h, c->buf, sizeof(h));
-	if (!c->attached && h.op != VA_SIM_OP_ATTACH) {
-		client_violation(s, c, "request before attach");
-		return;
-	}
 	switch (h.op) {
 	case VA_SIM_OP_ATTACH:
 		ret = c->attached ? -EALREADY : op_attach(s, c, body, h.len);
+		if (!ret)
+			waiting_del(s, c);
 		reply(s, c, &h, ret, NULL, 0);
 		if (ret < 0)
 			client_drop(s, c);
@@ -956,6 +1039,13 @@ static bool client_process(struct sim *s, struct sim_client *c)
 			client_violation(s, c, "bad frame header");
 			return false;
 		}
+		/* Checked before any of the body is buffered: a client the
+		 * policy may refuse never gets more than an ATTACH's worth. */
+		if (!c->attached && (h.op != VA_SIM_OP_ATTACH ||
+				     h.len != VA_SIM_ATTACH_BODY)) {
+			client_violation(s, c, "a frame other than ATTACH before attach");
+			return false;
+		}
 		total = sizeof(h) + h.len;
 		if (c->got < total && h.op == VA_SIM_OP_SENDV && c->attached &&
 		    !c->control &&
@@ -1015,6 +1105,7 @@ static void client_read(struct sim *s, struct sim_client *c)
 	struct msghdr mh;
 	struct iovec iov[2];
 	uint32_t n1, n2;
+	const size_t attach_frame = sizeof(struct va_sim_hdr) + VA_SIM_ATTACH_BODY;
 	size_t room;
 	ssize_t n;
 	unsigned int i, nfd;
@@ -1042,6 +1133,10 @@ static void client_read(struct sim *s, struct sim_client *c)
 			if (c->got < SIM_DIRECT_MIN &&
 			    room > SIM_DIRECT_MIN - c->got)
 				room = SIM_DIRECT_MIN - c->got;
+			/* Not attached: no more than the ATTACH frame (a
+			 * complete one is processed before the next read). */
+			if (!c->attached && room > attach_frame - c->got)
+				room = attach_frame - c->got;
 			iov[0].iov_base = c->buf + c->got;
 			iov[0].iov_len = room;
 			mh.msg_iovlen = 1;
@@ -1106,7 +1201,7 @@ static void accept_clients(struct sim *s)
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct sim_client *c;
 	struct ucred cred;
-	socklen_t sl = sizeof(cred);
+	socklen_t sl;
 	int fd;
 
 	for (;;) {
@@ -1121,9 +1216,21 @@ static void accept_clients(struct sim *s)
 			close(fd);
 			continue;
 		}
+		sl = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0) {
+			close(fd);
+			continue;
+		}
+		if (waiting_count(s, cred.uid) >= SIM_MAX_WAITING_PER_UID) {
+			peer_log(VA_LOG_WARN,
+				 "uid %u (pid %d) has %u connections not attached yet, refusing one",
+				 (unsigned)cred.uid, (int)cred.pid,
+				 SIM_MAX_WAITING_PER_UID);
+			close(fd);
+			continue;
+		}
 		c = calloc(1, sizeof(*c));
-		if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0 ||
-		    buf_reserve(c, SIM_BUF_MIN) < 0) {
+		if (!c || buf_reserve(c, SIM_BUF_MIN) < 0) {
 			free(c);
 			close(fd);
 			continue;
@@ -1146,6 +1253,7 @@ static void accept_clients(struct sim *s)
 			s->clients->prev = c;
 		s->clients = c;
 		s->nclients++;
+		waiting_add(s, c);
 	}
 }
 
@@ -1272,10 +1380,13 @@ static void usage(FILE *f)
 		"  -p, --policy FILE    access policy (default: allow everything)\n"
 		"  -d, --domains LIST   create these domains at start, e.g. 1,2,5-7\n"
 		"                       (domain 0 always exists)\n"
+		"  -t, --attach-timeout MS\n"
+		"                       close a connection that has not attached\n"
+		"                       within MS milliseconds (default %u)\n"
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help           this help\n"
 		"  -V, --version        version\n",
-		VA_SIM_SOCKET_ENV, VA_SIM_SOCKET_DEFAULT);
+		VA_SIM_SOCKET_ENV, VA_SIM_SOCKET_DEFAULT, SIM_ATTACH_TIMEOUT_MS);
 }
 
 static void on_signal(struct sim *s)
@@ -1291,10 +1402,10 @@ static void on_signal(struct sim *s)
 static int run(struct sim *s)
 {
 	struct epoll_event ev[64];
-	int n, i;
+	int n, i, timeout = -1;
 
 	while (!s->quit) {
-		n = epoll_wait(s->epfd, ev, 64, -1);
+		n = epoll_wait(s->epfd, ev, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1308,6 +1419,7 @@ static int run(struct sim *s)
 			else if (!((struct sim_client *)ev[i].data.ptr)->dead)
 				client_read(s, ev[i].data.ptr);
 		}
+		timeout = waiting_expire(s);
 		/* Freed only here: a later event of this batch may still
 		 * name a dropped client. */
 		client_reap(s);
@@ -1342,21 +1454,24 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "policy", required_argument, NULL, 'p' },
 		{ "domains", required_argument, NULL, 'd' },
+		{ "attach-timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
-	static struct sim s;
+	static struct sim s = { .attach_timeout_ms = SIM_ATTACH_TIMEOUT_MS };
 	static uint8_t initial[VA_SIM_MAX_DOMAINS];
 	const char *sock_opt = NULL, *policy = NULL;
 	struct epoll_event ev = { .events = EPOLLIN };
 	bool verbose = false;
+	unsigned long ul;
+	char *end;
 	sigset_t mask;
 	unsigned int i;
 	int c, err;
 
-	while ((c = getopt_long(argc, argv, "s:p:d:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:p:d:t:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock_opt = optarg;
@@ -1370,6 +1485,17 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		case 't':
+			errno = 0;
+			ul = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || errno || !ul ||
+			    ul > SIM_ATTACH_TIMEOUT_MAX) {
+				fprintf(stderr, "virtio-argo-sim: bad --attach-timeout '%s' (1-%u ms)\n",
+					optarg, SIM_ATTACH_TIMEOUT_MAX);
+				return 2;
+			}
+			s.attach_timeout_ms = (unsigned int)ul;
 			break;
 		case 'v':
 			verbose = true;
