@@ -33,26 +33,63 @@ va_wait_exit "$fio_pid" 100
 [ "$VA_RC" = 0 ] || va_fail "fio failed across restarts"
 grep -q "err= 0" "$VA_TMP/fio.log" || va_fail "fio reported errors"
 
-# ext4 with a journal across a kill -9.
+# ext4 with a journal across a kill -9, with writes surely in flight: a
+# fresh guest (so its replay count is this part's), six copies of the
+# source tree each followed by a sync; blkd is frozen in the middle (the
+# guest's writes wait in its ring), then killed and started again.  Every
+# copy and sync must succeed, the file system must unmount, mount again
+# (journal replay) with all six trees identical to the source, and pass
+# e2fsck -fn; the guest must have replayed what was in flight.
+va_stop_fuse
+[ "$VA_RC" = 0 ] || va_fail "the fio part's guest exited with $VA_RC"
+va_start_fuse fuse-ext4 "$VA_TMP/mnt"
 mkfs.ext4 -q -F "$VA_TMP/mnt/disk" || va_fail "mkfs.ext4"
 loop=$(losetup -f --show "$VA_TMP/mnt/disk") || va_fail "losetup"
+va_at_exit "umount '$VA_TMP/fs' 2>/dev/null; losetup -d '$loop' 2>/dev/null"
 mkdir -p "$VA_TMP/fs"
-mount "$loop" "$VA_TMP/fs" || { losetup -d "$loop"; va_fail "mount"; }
+mount "$loop" "$VA_TMP/fs" || va_fail "mount"
 src=${VA_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}/src
-( for i in 1 2 3 4 5 6; do cp -a "$src" "$VA_TMP/fs/tree$i"; sync; done ) &
+( for i in 1 2 3 4 5 6; do
+	cp -a "$src" "$VA_TMP/fs/tree$i" || { echo "cp $i failed"; exit 1; }
+	sync || { echo "sync $i failed"; exit 1; }
+	echo "tree $i copied"
+done ) >"$VA_TMP/cp.log" 2>&1 &
 cp_pid=$!
-sleep 1
+VA_PIDS+=("$cp_pid")
+va_grep "$VA_TMP/cp.log" 'tree 1 copied' 60 || va_fail "the first copy did not finish"
+va_log "freezing blkd during the copies"
+kill -STOP "$VA_BLKD_PID"
+# A write and a flush that surely reach the frozen blkd's ring.
+( echo "written while blkd was frozen" >"$VA_TMP/fs/marker" &&
+  sync -f "$VA_TMP/fs/marker" ) &
+marker_pid=$!
+VA_PIDS+=("$marker_pid")
+sleep 0.5
 kill -KILL "$VA_BLKD_PID"
 wait "$VA_BLKD_PID" 2>/dev/null
+grep -q 'tree 6 copied' "$VA_TMP/cp.log" && va_fail "the copies were over before the kill"
 va_start_blkd blkd3 "$img"
-wait $cp_pid
-cp_rc=$?
-umount "$VA_TMP/fs"
-mount "$loop" "$VA_TMP/fs" && umount "$VA_TMP/fs"
-losetup -d "$loop"
-[ $cp_rc = 0 ] || va_fail "copy failed across a restart"
+va_wait_exit "$cp_pid" 120
+[ "$VA_RC" = 0 ] || va_fail "copy across a restart: $(cat "$VA_TMP/cp.log")"
+va_wait_exit "$marker_pid" 60
+[ "$VA_RC" = 0 ] || va_fail "the write made while blkd was frozen failed"
+umount "$VA_TMP/fs" || va_fail "umount after the restart"
+mount "$loop" "$VA_TMP/fs" || va_fail "mount (journal replay) after the restart"
+for i in 1 2 3 4 5 6; do
+	diff -r "$src" "$VA_TMP/fs/tree$i" >"$VA_TMP/diff.log" 2>&1 ||
+		va_fail "tree $i differs from the source: $(head -5 "$VA_TMP/diff.log")"
+done
+grep -q "written while blkd was frozen" "$VA_TMP/fs/marker" ||
+	va_fail "the write made while blkd was frozen is lost"
+umount "$VA_TMP/fs" || va_fail "umount after the check"
+losetup -d "$loop" || va_fail "losetup -d"
 e2fsck -fn "$VA_TMP/mnt/disk" >"$VA_TMP/e2fsck.log" 2>&1 ||
 	{ cat "$VA_TMP/e2fsck.log"; va_fail "e2fsck after restart"; }
 va_stop_fuse
+[ "$VA_RC" = 0 ] || va_fail "the ext4 part's guest exited with $VA_RC"
+replayed=$(sed -n 's/.*: submitted .*, replayed \([0-9]*\),.*/\1/p' "$VA_TMP/fuse-ext4.log")
+[ "${replayed:-0}" -ge 1 ] ||
+	va_fail "blkd was killed with writes in flight, but the guest replayed ${replayed:-nothing}"
+va_log "ext4: six trees intact across kill -9, $replayed requests replayed"
 va_stop "$VA_BLKD_PID"
 echo PASS
