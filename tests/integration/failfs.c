@@ -11,7 +11,10 @@
  * CTLDIR/fail-write exists every write returns EIO.  While CTLDIR/stall-write
  * exists, the first write to come waits (a disk that is slow to finish one
  * write) and CTLDIR/stalled says so; other writes pass.  Removing
- * stall-write lets that write go on.  Multi-threaded, so a stalled write
+ * stall-write lets that write go on.  A write that overlaps the stalled
+ * one's range while it waits creates CTLDIR/overlap (its offset inside):
+ * two writes to the same blocks executing at once, which a device's
+ * fences must rule out.  Multi-threaded, so a stalled write
  * holds up nothing else.  Runs in the foreground until unmounted
  * (fusermount3 -u) or killed.  Test code only.
  */
@@ -35,7 +38,11 @@ static char ctl_fsync[PATH_MAX];
 static char ctl_write[PATH_MAX];
 static char ctl_stall[PATH_MAX];
 static char ctl_stalled[PATH_MAX];
+static char ctl_overlap[PATH_MAX];
 static bool stall_taken;	/* a write is waiting (atomic) */
+static bool stall_known;	/* stall_off, stall_size set (atomic) */
+static off_t stall_off;		/* the waiting write's range */
+static size_t stall_size;
 static int backing_fd = -1;
 
 static int is_disk(const char *path)
@@ -95,15 +102,30 @@ static int failfs_write(const char *path, const char *buf, size_t size,
 
 	if (access(ctl_write, F_OK) == 0)
 		return -EIO;
+	if (__atomic_load_n(&stall_known, __ATOMIC_ACQUIRE) &&
+	    off < stall_off + (off_t)stall_size &&
+	    stall_off < off + (off_t)size) {
+		FILE *f = fopen(ctl_overlap, "we");
+
+		if (f) {
+			fprintf(f, "%lld %zu\n", (long long)off, size);
+			fclose(f);
+		}
+	}
 	if (access(ctl_stall, F_OK) == 0 &&
 	    !__atomic_exchange_n(&stall_taken, true, __ATOMIC_SEQ_CST)) {
-		int fd = open(ctl_stalled, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		int fd;
 
+		stall_off = off;
+		stall_size = size;
+		__atomic_store_n(&stall_known, true, __ATOMIC_RELEASE);
+		fd = open(ctl_stalled, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (fd >= 0)
 			close(fd);
 		while (access(ctl_stall, F_OK) == 0)
 			usleep(STALL_POLL_US);
 		unlink(ctl_stalled);
+		__atomic_store_n(&stall_known, false, __ATOMIC_RELEASE);
 		__atomic_store_n(&stall_taken, false, __ATOMIC_SEQ_CST);
 	}
 	n = pwrite(backing_fd, buf, size, off);
@@ -156,7 +178,9 @@ int main(int argc, char **argv)
 	    snprintf(ctl_stall, sizeof(ctl_stall), "%s/stall-write", argv[2]) >=
 	    (int)sizeof(ctl_stall) ||
 	    snprintf(ctl_stalled, sizeof(ctl_stalled), "%s/stalled", argv[2]) >=
-	    (int)sizeof(ctl_stalled)) {
+	    (int)sizeof(ctl_stalled) ||
+	    snprintf(ctl_overlap, sizeof(ctl_overlap), "%s/overlap", argv[2]) >=
+	    (int)sizeof(ctl_overlap)) {
 		fprintf(stderr, "failfs: control directory path too long\n");
 		return 2;
 	}

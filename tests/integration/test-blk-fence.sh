@@ -6,11 +6,20 @@
 # in blkd's I/O engine and guest 1 goes away: in round "kill" its process
 # is killed (a new driver session follows), in round "destroy" its whole
 # domain is destroyed and created again (blkd loses its ring, waits for
-# the domain and registers again).  Guest 2 must not finish its probe
-# while B is still executing: blkd holds its DEVICE_INFO reply until the
-# dropped request ended.  Once the write is let go, guest 2 probes and
-# writes C to block 5, and the image holds C.  Without the fence guest 2
-# would probe at once, and B, landing later, would overwrite C.
+# the domain and registers again).  Guest 2 then starts at once, with a
+# writer that writes C to block 5 as soon as its disk appears: the hazard
+# is real.  Without the fence guest 2 probes at once and C reaches the
+# disk while B is still held there, which failfs records (ctl/overlap:
+# two writes to the same blocks executing at once), and B, let go after
+# C, leaves B in the image.  With the fence blkd holds guest 2's
+# DEVICE_INFO reply until B has ended, so C can only come after B.
+# blkd runs with --cache none: io_uring runs buffered writes to one file
+# one after the other (io-wq hashes them by inode), which would hide the
+# hazard; direct writes run side by side, as on a real disk.
+# B is let go once C has been written, or, since with the fence it cannot
+# be, 3 s after guest 2 started: the check itself (overlap, image) does
+# not depend on that time; only a machine on which an unfenced probe and
+# write took longer than 3 s would let the missing fence pass unseen.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/blk-lib.sh"
 
@@ -39,7 +48,7 @@ image_has() {
 }
 
 va_need "$VA_SIMCTL"
-va_start_blkd blkd "$VA_TMP/failfs/disk" --cache writeback --log-level info
+va_start_blkd blkd "$VA_TMP/failfs/disk" --cache none --log-level info
 
 # round HOW N: guest 1 goes away by HOW (kill, destroy); N counts rounds.
 round() {
@@ -74,29 +83,30 @@ round() {
 	fi
 	va_log "$how: guest 1 gone with its write of B executing in blkd"
 
-	# Guest 2 must wait for that write.
+	# Guest 2 and its writer of C, at once.
 	va_bg_fuse fuse2-$how "$VA_TMP/mnt2-$how"
-	if [ "$how" = kill ]; then
-		va_grep "$VA_TMP/blkd.log" 'new driver session' ||
-			va_fail "$how: guest 2's DEVICE_INFO did not reach blkd"
-	fi
-	# Its probe cannot end while B executes (a fence held as long as
-	# the stall): a file here now means the reply was not held.
-	sleep 1
-	[ -e "$VA_FUSE_DIR/disk" ] &&
-		va_fail "$how: guest 2 probed while guest 1's write was still executing"
+	( va_wait 60 test -f "$VA_TMP/mnt2-$how/disk" || exit 1
+	  pattern "$how C" | dd of="$VA_TMP/mnt2-$how/disk" bs=4096 seek=5 \
+		conv=notrunc,fsync status=none || exit 1
+	  touch "$VA_TMP/c-done-$how" ) &
+	c_pid=$!
+	VA_PIDS+=("$c_pid")
+	va_wait 3 test -e "$VA_TMP/c-done-$how"
+	[ -e "$VA_TMP/ctl/overlap" ] &&
+		va_fail "$how: guest 2's write reached the disk while guest 1's write to the same block was still executing ($(cat "$VA_TMP/ctl/overlap"))"
+	[ -e "$VA_TMP/c-done-$how" ] &&
+		va_fail "$how: guest 2 wrote C while guest 1's write of B was still held"
 	image_has "$how A" || va_fail "$how: block 5 changed while B was held"
 	va_log "$how: guest 2 waits while the dropped write executes"
 
 	rm "$VA_TMP/ctl/stall-write"
-	va_wait 10 test -f "$VA_FUSE_DIR/disk" ||
-		va_fail "$how: guest 2 did not probe once the dropped write ended"
+	va_wait_exit "$c_pid" 60
+	[ "$VA_RC" = 0 ] || va_fail "$how: guest 2 could not write C once B had ended"
+	[ -e "$VA_TMP/ctl/overlap" ] &&
+		va_fail "$how: two writes to block 5 executed at once ($(cat "$VA_TMP/ctl/overlap"))"
+	image_has "$how C" || va_fail "$how: block 5 does not hold guest 2's C"
 	va_wait 10 eval '[ "$(grep -c "DEVICE_INFO answered once the dropped requests had ended (1)" "$VA_TMP/blkd.log")" -ge '"$n"' ]' ||
 		va_fail "$how: blkd did not report the held reply"
-	image_has "$how B" || va_fail "$how: the dropped write of B did not land"
-	pattern "$how C" | dd of="$VA_FUSE_DIR/disk" bs=4096 seek=5 \
-		conv=notrunc,fsync status=none || va_fail "$how: guest 2: write C"
-	image_has "$how C" || va_fail "$how: block 5 does not hold guest 2's C"
 	va_log "$how: guest 2's write is the last one on block 5"
 	va_stop_fuse
 }
