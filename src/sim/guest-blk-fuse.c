@@ -301,6 +301,60 @@ static int f_write(const char *path, const char *buf, size_t size, off_t off,
 	return r < 0 ? r : (int)size;
 }
 
+/*
+ * fallocate: PUNCH_HOLE (with KEEP_SIZE) becomes DISCARD, ZERO_RANGE
+ * WRITE_ZEROES, each of whole blocks and split at the device's limits.
+ * So fstrim, blkdiscard and mkfs on a loop device over the file reach
+ * the device.
+ */
+static int f_fallocate(const char *path, int mode, off_t off, off_t len,
+		       struct fuse_file_info *fi)
+{
+	struct fblk *fb = fb_get();
+	uint64_t bs = fb->gb.block_size, dsize = dev_size(fb), pos, end;
+	uint32_t type, max;
+	int r;
+
+	if (fb->gb.readonly)
+		return -EROFS;
+	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+		type = GBLK_T_DISCARD;
+		max = fb->gb.max_discard;
+	} else if (mode == FALLOC_FL_ZERO_RANGE ||
+		   mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) {
+		type = GBLK_T_WRITE_ZEROES;
+		max = fb->gb.max_write_zeroes;
+	} else {
+		return -EOPNOTSUPP;
+	}
+	if (!max)
+		return -EOPNOTSUPP;
+	if (off < 0 || len <= 0 || (uint64_t)off % bs || (uint64_t)len % bs)
+		return -EINVAL;
+	if ((uint64_t)off > dsize || (uint64_t)len > dsize - (uint64_t)off)
+		return -ENOSPC;
+	/* Whole blocks of the limit, at least one block. */
+	max -= max % (uint32_t)(bs / 512);
+	if (!max)
+		max = (uint32_t)(bs / 512);
+	end = ((uint64_t)off + (uint64_t)len) / 512;
+	pthread_rwlock_rdlock(&fb->rmw);
+	for (pos = (uint64_t)off / 512, r = 0; pos < end && r == 0;) {
+		uint32_t n = end - pos < max ? (uint32_t)(end - pos) : max;
+		uint8_t seg[GBLK_SEG_LEN] = { 0 };
+		unsigned int i;
+
+		for (i = 0; i < 8; i++)
+			seg[i] = (uint8_t)(pos >> (8 * i));
+		for (i = 0; i < 4; i++)
+			seg[8 + i] = (uint8_t)(n >> (8 * i));
+		r = do_req(fb, type, 0, seg, sizeof(seg));
+		pos += n;
+	}
+	pthread_rwlock_unlock(&fb->rmw);
+	return r;
+}
+
 static int f_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	struct fblk *fb = fb_get();
@@ -343,6 +397,7 @@ static const struct fuse_operations fblk_ops = {
 	.getattr = f_getattr,
 	.readdir = f_readdir,
 	.open = f_open,
+	.fallocate = f_fallocate,
 	.read = f_read,
 	.write = f_write,
 	.fsync = f_fsync,

@@ -52,9 +52,13 @@ static uint32_t le32_at(const uint8_t *p)
 
 int gblk_refresh(struct gblk *gb)
 {
-	uint8_t cfg[24];
-	uint32_t gen;
-	int r = va_guest_get_config(gb->g, 0, cfg, sizeof(cfg), &gen);
+	uint8_t cfg[GBLK_CFG_LEN] = { 0 };
+	uint32_t gen, cfg_len = va_guest_devinfo(gb->g)->config_size;
+	int r;
+
+	if (cfg_len > sizeof(cfg))
+		cfg_len = sizeof(cfg);
+	r = va_guest_get_config(gb->g, 0, cfg, cfg_len, &gen);
 
 	if (r < 0)
 		return r;
@@ -88,6 +92,10 @@ int gblk_refresh(struct gblk *gb)
 	gb->max_data -= gb->max_data % gb->block_size;
 	if (gb->max_data == 0)
 		return -EMSGSIZE;
+	gb->max_discard = (gb->features & (1ull << GBLK_F_DISCARD)) ?
+			  le32_at(cfg + GBLK_CFG_MAX_DISCARD_SECTORS) : 0;
+	gb->max_write_zeroes = (gb->features & (1ull << GBLK_F_WRITE_ZEROES)) ?
+			       le32_at(cfg + GBLK_CFG_MAX_WRITE_ZEROES_SECTORS) : 0;
 	return 0;
 }
 
@@ -100,7 +108,8 @@ int gblk_open(struct guest_ctx *ctx, uint16_t queues, struct gblk *ret)
 	go.features_mask = 1ull << GBLK_F_SIZE_MAX | 1ull << GBLK_F_SEG_MAX |
 			   1ull << GBLK_F_RO | 1ull << GBLK_F_BLK_SIZE |
 			   1ull << GBLK_F_FLUSH | 1ull << GBLK_F_TOPOLOGY |
-			   1ull << GBLK_F_MQ;
+			   1ull << GBLK_F_MQ | 1ull << GBLK_F_DISCARD |
+			   1ull << GBLK_F_WRITE_ZEROES;
 	go.expect_device_id = GBLK_DEVICE_ID;
 	go.num_queues = queues;
 	r = va_guest_open(&go, &ret->g);
@@ -144,7 +153,8 @@ int64_t gblk_submit(struct gblk *gb, uint16_t queue, uint32_t type,
 		hdr[8 + i] = (uint8_t)(sector >> (8 * i));
 	out[0].iov_base = hdr;
 	out[0].iov_len = sizeof(hdr);
-	if (type == GBLK_T_OUT && len) {
+	if ((type == GBLK_T_OUT || type == GBLK_T_DISCARD ||
+	     type == GBLK_T_WRITE_ZEROES) && len) {
 		out[1].iov_base = buf;
 		out[1].iov_len = len;
 		nout = 2;

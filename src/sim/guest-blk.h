@@ -24,6 +24,8 @@
 #define GBLK_T_OUT		1u
 #define GBLK_T_FLUSH		4u
 #define GBLK_T_GET_ID		8u
+#define GBLK_T_DISCARD		11u
+#define GBLK_T_WRITE_ZEROES	13u
 #define GBLK_S_OK		0u
 #define GBLK_F_SIZE_MAX		1
 #define GBLK_F_SEG_MAX		2
@@ -32,10 +34,16 @@
 #define GBLK_F_FLUSH		9
 #define GBLK_F_TOPOLOGY		10
 #define GBLK_F_MQ		12
+#define GBLK_F_DISCARD		13
+#define GBLK_F_WRITE_ZEROES	14
 #define GBLK_CFG_CAPACITY	0
 #define GBLK_CFG_SIZE_MAX	8
 #define GBLK_CFG_SEG_MAX	12
 #define GBLK_CFG_BLK_SIZE	20
+#define GBLK_CFG_MAX_DISCARD_SECTORS	36
+#define GBLK_CFG_MAX_WRITE_ZEROES_SECTORS 48
+#define GBLK_CFG_LEN		60	/* up to write_zeroes_may_unmap */
+#define GBLK_SEG_LEN		16	/* one discard/write-zeroes segment */
 
 struct guest_ctx;
 
@@ -46,6 +54,8 @@ struct gblk {
 	uint32_t max_data;		/* bytes per request */
 	bool readonly;
 	bool flush;			/* FLUSH negotiated */
+	uint32_t max_discard;		/* sectors per DISCARD, 0: none */
+	uint32_t max_write_zeroes;	/* sectors per WRITE_ZEROES, 0: none */
 	uint64_t features;
 };
 
@@ -61,7 +71,9 @@ int gblk_refresh(struct gblk *gb);
 
 /*
  * Submit one virtio-blk request (not sent until va_guest_flush or
- * process).  type: VIRTIO_BLK_T_*; for OUT `buf` is the data, for IN the
+ * process).  type: VIRTIO_BLK_T_*; for OUT `buf` is the data, for
+ * DISCARD and WRITE_ZEROES `buf` holds GBLK_SEG_LEN-byte segments (`sector`
+ * is unused), for IN the
  * destination (valid until the callback); *status receives the status
  * byte.  The callback's result is the bytes written (len + 1 for IN,
  * 1 otherwise) or -errno.
