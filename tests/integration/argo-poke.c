@@ -166,6 +166,7 @@ struct rec_spec {
 	uint32_t token;
 	const void *body;
 	size_t len;
+	uint8_t flags;
 };
 
 static ssize_t send_raw(struct poke *p, const void *buf, size_t len,
@@ -199,8 +200,9 @@ static ssize_t send_recs(struct poke *p, const struct rec_spec *s,
 	for (i = 0; i < n; i++) {
 		iov.iov_base = (void *)s[i].body;
 		iov.iov_len = s[i].len;
-		r = va_batch_add(&b, s[i].msg_id, 0, s[i].queue, s[i].session,
-				 s[i].token, &iov, s[i].len ? 1 : 0);
+		r = va_batch_add(&b, s[i].msg_id, s[i].flags, s[i].queue,
+				 s[i].session, s[i].token, &iov,
+				 s[i].len ? 1 : 0);
 		if (r < 0) {
 			va_batch_free(&b);
 			return r;
@@ -257,9 +259,9 @@ static int do_garbage(struct poke *p)
 	sent += send_one(p, VA_MSG_REQUEST, 999, POKE_SESSION, TOKEN(6), &rq,
 			 sizeof(rq)) >= 0;
 	/* 7: a record claiming to be a response, sent to the device */
-	h.flags = VA_F_RESPONSE;
-	sent += send_one(p, VA_MSG_RESPONSE, 0, POKE_SESSION, TOKEN(7), buf,
-			 8) >= 0;
+	sent += send_recs(p, &(struct rec_spec){ VA_MSG_RESPONSE, 0,
+			  POKE_SESSION, TOKEN(7), buf, 8, VA_F_RESPONSE }, 1,
+			  VA_ARGO_MSG_TYPE) >= 0;
 	/* 8: a zero session */
 	memset(&h, 0, sizeof(h));
 	h.msg_id = VA_MSG_DEVICE_INFO;

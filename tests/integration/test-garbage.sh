@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # A hostile sender in the guest's own domain sends garbage to the device
-# while a legitimate guest runs test-echo: the device refuses it, stays up,
-# and the legitimate run passes.  Then argo-poke takes the device over as a
+# while a legitimate guest runs test-echo: the device refuses it (its
+# counters, logged when it stops, show every message dropped or counted as
+# a violation), stays up, and the legitimate run passes.  Then argo-poke takes the device over as a
 # driver and checks each refusal (VERSION, STATE, RANGE, INVALID, duplicate
 # ids); afterwards a fresh guest works again.
 . "$(dirname "$0")/lib.sh"
@@ -24,6 +25,21 @@ va_wait_exit "$echo_pid" 100
 grep -v progress "$VA_TMP/echo.log"
 [ "$VA_RC" = 0 ] || va_fail "the legitimate guest failed during the garbage"
 grep -q 'PASS: 60000/60000 ok' "$VA_TMP/echo.log" || va_fail "no PASS line"
+
+# Of the eight messages, six are dropped (stray magic, version 7, a
+# truncated header, a length past the message, a record flagged as a
+# response, session 0), four of those as violations; the bogus session's
+# two records are answered VA_ERR_STATE.  The legitimate guest adds none.
+kill -TERM "$VA_TESTD_PID"
+va_wait_exit "$VA_TESTD_PID" 20
+[ "$VA_RC" = 0 ] || va_fail "testd exited with $VA_RC after SIGTERM"
+stats=$(grep 'stopped: ' "$VA_TMP/testd.log") || va_fail "testd logged no counters"
+echo "$stats"
+dropped=$(echo "$stats" | sed -n 's/.* \([0-9]*\) dropped,.*/\1/p')
+violations=$(echo "$stats" | sed -n 's/.* \([0-9]*\) violations,.*/\1/p')
+[ "${dropped:-0}" -ge 6 ] || va_fail "testd dropped ${dropped:-?} of the 6 garbage messages it must drop"
+[ "${violations:-0}" -ge 4 ] || va_fail "testd counted ${violations:-?} violations, expected at least 4"
+va_start_testd testd2
 
 "$VA_POKE" --sim-socket "$VA_SOCK" --self-domid 1 --port "$VA_PORT" \
 	driver-errors || va_fail "argo-poke driver-errors"
