@@ -30,7 +30,8 @@ if ! { make -C "$out/src/frontend-linux" KVER="$kver" W=1 &&
 	echo "build.sh: kernel module build failed (log: $log)"
 	exit 1
 fi
-if grep -n 'warning:' "$log"; then
+# Compiler warnings say "warning:", modpost's "WARNING: modpost:".
+if grep -in 'warning:' "$log"; then
 	echo "build.sh: warnings in the kernel module build (log: $log)"
 	exit 1
 fi
