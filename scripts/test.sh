@@ -98,6 +98,9 @@ fi
 if [ "$kernel" = 1 ]; then
 	note "kernel modules"
 	if tests/kernel/build.sh; then pass "kernel: W=1 build, no warnings"; else fail "kernel: W=1 build"; fi
+	for a in arm64 armhf; do
+		if tests/kernel/build.sh --arch "$a"; then pass "kernel: $a cross-build, W=1, no warnings"; else fail "kernel: $a cross-build"; fi
+	done
 	if tests/kernel/checkpatch.sh; then pass "kernel: checkpatch --strict"; else fail "kernel: checkpatch --strict"; fi
 fi
 

@@ -198,7 +198,7 @@ static long va_ioc_sendv(struct va_file *f, void __user *arg)
 	struct va_argodev_sendv s;
 	struct va_kring *ring = NULL;
 	struct kvec kv;
-	size_t total = 0, off = 0;
+	u32 total, off = 0;
 	unsigned int i;
 	void *buf;
 	int slot;
@@ -212,12 +212,11 @@ static long va_ioc_sendv(struct va_file *f, void __user *arg)
 	if (copy_from_user(uiov, u64_to_user_ptr(s.iov),
 			   s.niov * sizeof(uiov[0])))
 		return -EFAULT;
-	for (i = 0; i < s.niov; i++) {
+	for (i = 0; i < s.niov; i++)
 		if (uiov[i].pad)
 			return -EINVAL;
-		total += uiov[i].len;
-	}
-	if (total > VA_ARGO_MAX_MSG_SIZE)
+	/* Sized from this one copy of the lengths, never wrapping. */
+	if (!va_argodev_iov_total(uiov, s.niov, &total))
 		return -EMSGSIZE;
 
 	buf = kvmalloc(total ? total : 1, GFP_KERNEL);

@@ -12,6 +12,7 @@
 #include <linux/string.h>
 #include <linux/compiler.h>
 #include <linux/minmax.h>
+#include <asm/byteorder.h>	/* virtio_byteorder.h does not include it */
 #include <linux/virtio_byteorder.h>
 
 #include "vring-walk.h"

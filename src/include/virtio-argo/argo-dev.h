@@ -68,6 +68,30 @@ struct va_argodev_iov {
 	va_u32 pad;
 };
 
+/*
+ * Payload bytes of a SENDV with niov entries: 1 and *ret_total if the
+ * lengths add up to at most VA_ARGO_MAX_MSG_SIZE, else 0.  The sum is kept
+ * in a u64 and checked after every addition, so it never wraps, whatever
+ * the width of size_t (on a 32-bit kernel {0xfffffff0, 0x20} would add up
+ * to 16 in a size_t) and however large niov is.  The kernel's sendv uses it
+ * before it sizes its buffer; pad fields are not looked at.
+ */
+static inline int va_argodev_iov_total(const struct va_argodev_iov *iov,
+				       va_u32 niov, va_u32 *ret_total)
+{
+	va_u64 total = 0;
+	va_u32 i;
+
+	for (i = 0; i < niov; i++) {
+		/* total <= VA_ARGO_MAX_MSG_SIZE here: no u64 overflow. */
+		total += iov[i].len;
+		if (total > VA_ARGO_MAX_MSG_SIZE)
+			return 0;
+	}
+	*ret_total = (va_u32)total;
+	return 1;
+}
+
 struct va_argodev_sendv {
 	va_u32 src_port;		/* this file's ring (src_port, dst_domid) */
 	va_u32 dst_port;

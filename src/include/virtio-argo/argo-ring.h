@@ -21,7 +21,8 @@
  *     full (which would be indistinguishable from empty);
  *   - the largest payload a ring takes is len - 32.
  *
- * No libc and no kernel headers: plain values in, plain values out.
+ * No libc and no kernel headers (but <linux/math64.h> in the kernel, see
+ * va_argo_mod64): plain values in, plain values out.
  * Memory ordering on rx_ptr/tx_ptr is the caller's business (acquire when
  * loading the peer's pointer, release when publishing one's own).
  */
@@ -127,6 +128,28 @@ VA_STATIC_ASSERT(sizeof(struct va_argo_register_ring) == 12, "argo register");
 VA_STATIC_ASSERT(sizeof(struct va_argo_ring_data_ent) == 20, "argo ring data ent");
 VA_STATIC_ASSERT(sizeof(struct va_argo_ring_data) == 8, "argo ring data");
 
+/*
+ * x mod m.  A 32-bit kernel cannot use the compiler's u64 division (Arm's
+ * __aeabi_uldivmod is not exported to modules), so the kernel build goes
+ * through div_u64_rem(); user space uses the operator.
+ */
+#ifdef __KERNEL__
+#include <linux/math64.h>
+
+static inline va_u32 va_argo_mod64(va_u64 x, va_u32 m)
+{
+	va_u32 rem;
+
+	div_u64_rem(x, m, &rem);
+	return rem;
+}
+#else
+static inline va_u32 va_argo_mod64(va_u64 x, va_u32 m)
+{
+	return (va_u32)(x % m);
+}
+#endif
+
 static inline va_u64 va_argo_roundup16(va_u64 x)
 {
 	return (x + (VA_ARGO_SLOT - 1)) & ~(va_u64)(VA_ARGO_SLOT - 1);
@@ -199,7 +222,7 @@ static inline int va_argo_ring_too_big(va_u32 len, va_u64 payload)
 static inline va_u32 va_argo_ring_advance(va_u32 pos, va_u64 msg_len,
 					  va_u32 len)
 {
-	return (va_u32)(va_argo_roundup16(pos + msg_len) % len);
+	return va_argo_mod64(va_argo_roundup16(pos + msg_len), len);
 }
 
 /*
@@ -243,7 +266,7 @@ static inline va_u32 va_argo_ring_copy_in(va_u8 *data, va_u32 len, va_u32 pos,
 	__builtin_memcpy(data + pos, src, n1);
 	if (n2)
 		__builtin_memcpy(data, (const va_u8 *)src + n1, n2);
-	return (va_u32)(((va_u64)pos + n) % len);
+	return va_argo_mod64((va_u64)pos + n, len);
 }
 
 enum va_argo_peek {
