@@ -22,8 +22,7 @@ va_bg fio fio --name=r --filename="$VA_TMP/mnt/disk" --size=128M \
 fio_pid=$VA_PID
 sleep 1
 va_log "kill -9 blkd"
-kill -KILL "$VA_BLKD_PID"
-wait "$VA_BLKD_PID" 2>/dev/null
+va_kill9 "$VA_BLKD_PID"
 va_start_blkd blkd1 "$img"
 sleep 1
 va_log "SIGTERM blkd"
@@ -42,8 +41,7 @@ src=${VA_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}/src
 ( for i in 1 2 3 4 5 6; do cp -a "$src" "$VA_TMP/fs/tree$i"; sync; done ) &
 cp_pid=$!
 sleep 1
-kill -KILL "$VA_BLKD_PID"
-wait "$VA_BLKD_PID" 2>/dev/null
+va_kill9 "$VA_BLKD_PID"
 va_start_blkd blkd3 "$img"
 wait $cp_pid
 cp_rc=$?
