@@ -6,7 +6,8 @@
 # leaves cleaning up to the EXIT trap: it stops exactly the processes it
 # started, by PID, then removes the directory (kept with VA_KEEP_TMP=1).
 # Readiness is waited for by polling a condition (va_wait), never by a
-# fixed sleep.  Exit codes: 0 pass, 1 fail, 77 skip.
+# fixed sleep.  Exit codes: 0 pass, 1 fail, 77 skip (1 instead with
+# VA_NO_SKIP=1 or CI=true, as scripts/test.sh --no-skip and CI run them).
 #
 # The daemons (simulator, testd, blkd, failfs) are watched: one still
 # running at exit is stopped the way it is meant to be (SIGTERM, or an
@@ -165,7 +166,13 @@ va_fail() {
 	exit 1
 }
 
+# va_skip REASON: the test cannot run here (exit 77); with VA_NO_SKIP=1 or
+# under CI (CI=true) that is a failure, with the reason.
 va_skip() {
+	if [ "${VA_NO_SKIP:-0}" = 1 ] || [ "${CI:-}" = true ]; then
+		echo "FAIL: would skip, and skips fail here (VA_NO_SKIP=1 or CI=true): $*" >&2
+		exit 1
+	fi
 	echo "SKIP: $*" >&2
 	exit 77
 }
