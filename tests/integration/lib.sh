@@ -62,6 +62,13 @@ va_at_exit() {
 	VA_EXIT_HOOKS+=("$1")
 }
 
+# va_at_end CMD: run CMD (eval'd) at exit once every process has been
+# stopped (e.g. unmounting what a daemon had open).
+VA_END_HOOKS=()
+va_at_end() {
+	VA_END_HOOKS+=("$1")
+}
+
 # va_watch PID [STOP_CMD]: PID must exit with status 0; at exit, if it
 # still runs, STOP_CMD (eval'd; default SIGTERM) stops it.
 va_watch() {
@@ -142,6 +149,9 @@ va_cleanup() {
 		pid=${VA_PIDS[i]}
 		[ -n "${VA_WATCH[$pid]+set}" ] || continue
 		va_end_watched "$pid" || bad=1
+	done
+	for hook in "${VA_END_HOOKS[@]}"; do
+		eval "$hook"
 	done
 	# All our output is in: stop copying stderr, then scan.
 	exec 2>&"$VA_STDERR"
