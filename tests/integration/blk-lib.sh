@@ -15,6 +15,7 @@ va_start_blkd() {
 	va_bg "$name" "$VA_BLKD" --sim-socket "$VA_SOCK" --domid 1 \
 		--image "$image" "$@"
 	VA_BLKD_PID=$VA_PID
+	va_watch "$VA_PID"
 	va_grep "$VA_TMP/$name.log" 'serving' 2>/dev/null ||
 		va_fail "blkd $name did not start"
 }
@@ -43,21 +44,19 @@ va_start_fuse() {
 	va_wait 10 test -f "$2/disk" || va_fail "FUSE file did not appear"
 }
 
+# va_stop_fuse: unmount the guest's FUSE file; the guest must exit with 0.
 va_stop_fuse() {
 	fusermount3 -u "$VA_FUSE_DIR" 2>/dev/null || umount "$VA_FUSE_DIR"
 	va_wait_exit "$VA_FUSE_PID" 10
-}
-
-# va_stop PID: SIGTERM and wait for a clean exit (status 0).
-va_stop() {
-	kill -TERM "$1"
-	va_wait_exit "$1" 20
-	[ "$VA_RC" = 0 ] || va_fail "process $1 exited with $VA_RC after SIGTERM"
+	[ "$VA_RC" = 0 ] ||
+		va_fail "the guest's FUSE mode exited with $VA_RC after the unmount"
 }
 
 # va_start_failfs: failfs (tests/integration/failfs.c) over a 64 MiB
 # backing file $VA_TMP/backing.img: the disk is $VA_TMP/failfs/disk, the
-# control directory $VA_TMP/ctl; unmounted at exit.
+# control directory $VA_TMP/ctl.  Watched: stopped at exit by unmounting
+# it (a FUSE file system's clean end; on SIGTERM libfuse returns 1), once
+# blkd, started later, has let go of the disk.
 va_start_failfs() {
 	va_need "$VA_FAILFS"
 	[ -c /dev/fuse ] || va_skip "no /dev/fuse"
@@ -67,6 +66,6 @@ va_start_failfs() {
 	va_bg failfs "$VA_FAILFS" "$VA_TMP/backing.img" "$VA_TMP/ctl" \
 		"$VA_TMP/failfs"
 	VA_FAILFS_PID=$VA_PID
-	va_at_exit 'fusermount3 -u "$VA_TMP/failfs" 2>/dev/null'
+	va_watch "$VA_PID" 'va_wait 10 fusermount3 -u "$VA_TMP/failfs" 2>/dev/null'
 	va_wait 10 test -f "$VA_TMP/failfs/disk" || va_fail "failfs did not mount"
 }

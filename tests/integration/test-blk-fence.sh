@@ -73,7 +73,7 @@ round() {
 		va_grep "$VA_TMP/blkd.log" 'ring lost.*(1 of its requests still executing)' ||
 			va_fail "blkd did not notice the domain's end with B executing"
 	fi
-	{ kill -KILL "$guest1"; wait "$guest1"; } 2>/dev/null
+	va_kill9 "$guest1"
 	fusermount3 -u -z "$VA_TMP/mnt1-$how" 2>/dev/null
 	if [ "$how" = destroy ]; then
 		"$VA_SIMCTL" --sim-socket "$VA_SOCK" create 1 ||

@@ -20,6 +20,10 @@ write_block() {
 	dd if="$VA_TMP/blk.$1" of="$VA_FUSE_DIR/disk" bs=4096 count=1 seek="$1" \
 		conv=$conv status=none 2>>"$VA_TMP/dd.err"
 }
+# dd_eio: the last write_block failed with EIO (not a lost FUSE file).
+dd_eio() {
+	tail -n 1 "$VA_TMP/dd.err" | grep -q 'Input/output error'
+}
 # same_block N: the guest reads back what block N was written with.
 same_block() {
 	dd if="$VA_FUSE_DIR/disk" bs=4096 count=1 skip="$1" status=none |
@@ -40,6 +44,7 @@ for engine in io_uring aio; do
 	if write_block 2 fsync; then
 		va_fail "$engine: a FLUSH whose fdatasync failed was reported as success"
 	fi
+	dd_eio || va_fail "$engine: the failed FLUSH: $(tail -n 1 "$VA_TMP/dd.err")"
 	va_log "$engine: failed fdatasync reached the guest as an I/O error"
 	rm "$VA_TMP/ctl/fail-fsync"
 
@@ -47,6 +52,7 @@ for engine in io_uring aio; do
 	if write_block 3; then
 		va_fail "$engine: a write that failed was reported as success"
 	fi
+	dd_eio || va_fail "$engine: the failed write: $(tail -n 1 "$VA_TMP/dd.err")"
 	va_log "$engine: failed write reached the guest as an I/O error"
 	rm "$VA_TMP/ctl/fail-write"
 

@@ -22,8 +22,7 @@ va_bg fio fio --name=r --filename="$VA_TMP/mnt/disk" --size=128M \
 fio_pid=$VA_PID
 sleep 1
 va_log "kill -9 blkd"
-kill -KILL "$VA_BLKD_PID"
-wait "$VA_BLKD_PID" 2>/dev/null
+va_kill9 "$VA_BLKD_PID"
 va_start_blkd blkd1 "$img"
 sleep 1
 va_log "SIGTERM blkd"
@@ -65,8 +64,7 @@ kill -STOP "$VA_BLKD_PID"
 marker_pid=$!
 VA_PIDS+=("$marker_pid")
 sleep 0.5
-kill -KILL "$VA_BLKD_PID"
-wait "$VA_BLKD_PID" 2>/dev/null
+va_kill9 "$VA_BLKD_PID"
 grep -q 'tree 6 copied' "$VA_TMP/cp.log" && va_fail "the copies were over before the kill"
 va_start_blkd blkd3 "$img"
 va_wait_exit "$cp_pid" 120

@@ -45,6 +45,7 @@ grep -q 'exclude each other' "$VA_TMP/both.log" || va_fail "no message for --dom
 va_bg blkd "$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim --domid 0 \
 	--driver-port "$drv" --image "$img"
 VA_BLKD_PID=$VA_PID
+va_watch "$VA_PID"
 va_grep "$VA_TMP/blkd.log" 'serving' || va_fail "blkd did not start"
 
 mkdir -p "$VA_TMP/mnt"

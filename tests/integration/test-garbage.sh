@@ -53,6 +53,7 @@ va_guest test-echo --count 1000 --size 100 --qd 4 --verify ||
 slow_port=$((VA_PORT + 1))
 va_bg slow "$VA_TESTD" --sim-socket "$VA_SOCK" --domid 1 --port "$slow_port" \
 	--delay-ms 300
+va_watch "$VA_PID"
 "$VA_POKE" --sim-socket "$VA_SOCK" --self-domid 1 --port "$slow_port" \
 	--strict-dup driver-errors || va_fail "argo-poke driver-errors (slow device)"
 echo PASS

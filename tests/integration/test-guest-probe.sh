@@ -36,9 +36,16 @@ for extra in "--queue 1" "--loop" "--queue 1 --loop"; do
 	grep -q "PASS: 3000/3000 ok" "$VA_TMP/echo.out" || va_fail "test-echo $extra"
 done
 
-# A request larger than the device accepts is refused locally, not sent.
-va_guest test-echo --count 1 --size 33554432 --qd 1 >"$VA_TMP/big.out" 2>&1 &&
-	va_fail "an oversize request was accepted"
+# A request larger than the device accepts (max_request, from info) is
+# refused locally, not sent: exit 1 with the message, nothing else.
+max=$(sed -n 's/^max_request *\([0-9]*\)$/\1/p' "$VA_TMP/info.out")
+[ -n "$max" ] || va_fail "info: no max_request"
+va_guest test-echo --count 1 --size $((max + 1)) --qd 1 >"$VA_TMP/big.out" 2>&1
+rc=$?
+cat "$VA_TMP/big.out"
+[ $rc = 1 ] || va_fail "oversize request: rc $rc, expected 1"
+grep -q "test-echo: --size $((max + 1)) exceeds the device's limit" "$VA_TMP/big.out" ||
+	va_fail "oversize request: not refused for its size"
 
 # A config change (testd bumps a counter on SIGHUP, with EVENT_CONFIG)
 # while requests flow: no violation, and GET_CONFIG shows the new value.

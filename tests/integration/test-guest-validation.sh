@@ -23,8 +23,7 @@ grep -q 'PASS: 40/40 ok, 0 errors, 0 mismatches' "$VA_TMP/few.out" || va_fail "n
 grep -q 'violations 10, stray 2,' "$VA_TMP/few.out" ||
 	va_fail "expected 10 violations and 2 stray records"
 
-kill -KILL "$evil"
-wait "$evil" 2>/dev/null
+va_kill9 "$evil"
 va_bg evil2 "$VA_POKE" --sim-socket "$VA_SOCK" --self-domid 0 \
 	--backend-domid 1 --port "$VA_PORT" --bad 1000 evil-device
 va_grep "$VA_TMP/evil2.log" 'serving' || va_fail "evil device did not start"

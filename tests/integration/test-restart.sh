@@ -24,17 +24,15 @@ kill_frozen() {
 	va_log "freezing and killing testd $VA_TESTD_PID"
 	kill -STOP "$VA_TESTD_PID"
 	sleep 0.2
-	kill -KILL "$VA_TESTD_PID"
+	va_kill9 "$VA_TESTD_PID"
 }
 
 va_grep "$VA_TMP/echo.log" 'progress 4000' 60 || va_fail "test-echo did not run"
 kill_frozen
-wait "$VA_TESTD_PID" 2>/dev/null
 va_start_testd testd1
 
 va_grep "$VA_TMP/echo.log" 'progress 60000' 60 || va_fail "no progress after restart"
 kill_frozen
-wait "$VA_TESTD_PID" 2>/dev/null
 sleep 0.5	# let the guest hit a missing backend ring (ECONNREFUSED)
 va_start_testd testd2
 
@@ -56,8 +54,7 @@ va_bg slow "$VA_GUEST" --sim-socket "$VA_SOCK" --port "$VA_PORT" --timeout 20 \
 slow_pid=$VA_PID
 va_grep "$VA_TMP/slow.log" 'progress 50' 60 || va_fail "slow test-echo did not run"
 va_log "killing testd $VA_TESTD_PID"
-kill -KILL "$VA_TESTD_PID"
-wait "$VA_TESTD_PID" 2>/dev/null
+va_kill9 "$VA_TESTD_PID"
 sleep 0.5	# the guest keeps submitting into a missing ring meanwhile
 va_start_testd testd3
 va_wait_exit "$slow_pid" 60
