@@ -219,8 +219,8 @@ static void go_down(struct va_guest *g)
 	if (g->state == G_BROKEN)
 		return;
 	if (g->state != G_DOWN)
-		va_debug("guest: port %#x: backend dom%u unreachable, waiting",
-			 g->opts.port, g->opts.backend_domid);
+		va_notice("guest: port %#x: backend dom%u unreachable, waiting",
+			  g->opts.port, g->opts.backend_domid);
 	g->state = G_DOWN;
 	if (!g->retry_at)
 		schedule_retry(g);
