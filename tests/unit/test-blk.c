@@ -775,8 +775,6 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, small_ring_limits);
 	if (geteuid() == 0)
 		tcase_add_test(tc, enospc);
-	else
-		fprintf(stderr, "test-blk: not root, ENOSPC case not run\n");
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -790,5 +788,13 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	if (failed)
+		return EXIT_FAILURE;
+	/* The rest passed, but not everything ran: a visible skip (a
+	 * failure under CI), never a silent pass. */
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP: test-blk: the ENOSPC case needs root (a small tmpfs)\n");
+		return 77;
+	}
+	return EXIT_SUCCESS;
 }
