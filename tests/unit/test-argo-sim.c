@@ -131,14 +131,27 @@ static int raw_connect(void)
 	return fd;
 }
 
+/*
+ * One request and its reply.  The frame goes out in one sendmsg: the
+ * simulator may close a connection as soon as it has read a header it
+ * refuses, and a second write would then race with that close.  A send
+ * or read cut short by the close is -ECONNRESET.
+ */
 static int raw_rpc(int fd, uint16_t op, const void *body, uint32_t len)
 {
 	struct va_sim_hdr h = { .len = len, .op = op, .seq = 7 }, rh;
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = (void *)body, .iov_len = len },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 	char buf[70000];
+	ssize_t n;
 
-	if (write(fd, &h, sizeof(h)) != sizeof(h))
-		return -EIO;
-	if (len && write(fd, body, len) != (ssize_t)len)
+	n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+		return -ECONNRESET;
+	if (n != (ssize_t)(sizeof(h) + len))
 		return -EIO;
 	if (read(fd, &rh, sizeof(rh)) != sizeof(rh))
 		return -ECONNRESET;
