@@ -29,6 +29,9 @@ void va_dev_input(struct va_dev *dev, uint16_t src_dom, uint32_t src_port,
 /* Retry queued sends (what the argo fd does after -EAGAIN). */
 void va_dev_retry_sends(struct va_dev *dev);
 
+/* The ring is lost, as when the guest's domain is gone. */
+void va_dev_ring_lost(struct va_dev *dev);
+
 /* Our session id. */
 uint32_t va_dev_session(const struct va_dev *dev);
 

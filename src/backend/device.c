@@ -28,6 +28,13 @@
  * live requests in its table, bounded by the queue size, and a new
  * session never sees an old session's answer.
  *
+ * Held queues: a chain of a held queue waits on the queue's held list
+ * (dev_queue.held_head) until the device takes it (va_dev_pop); until then
+ * it is the core's alone, so whatever drops work (dev_drop_reqs: a reset,
+ * RESET_VQUEUE, a new session, the guest's loss; va_dev_stop) frees it at
+ * once, unanswered, instead of marking it stale: no fence waits for it.
+ * Taken, it is the device's like a pushed request.
+ *
  * Fences: a stale request may still be in the device's I/O engine, and a
  * write of it must not land after the driver's next writes.  So the reply
  * to what dropped it (SET_DEVICE_STATUS 0, RESET_VQUEUE, DEVICE_INFO) is
@@ -85,8 +92,10 @@ enum dev_state {
 struct dev_req {
 	struct va_req req;
 	bool stale;
+	bool held;			/* on its queue's held list */
 	struct dev_req *prev, *next;	/* dev->reqs */
 	struct dev_req *hnext;		/* queue id table chain */
+	struct dev_req *qnext;		/* held list */
 };
 
 struct dev_queue {
@@ -96,6 +105,9 @@ struct dev_queue {
 	uint32_t unsent;		/* answered, RESPONSE not yet sent;
 					 * inflight + unsent <= size */
 	uint32_t nstale;		/* stale requests of this queue */
+	bool held_mode;			/* a held queue (info.held_queues) */
+	struct dev_req *held_head, *held_tail;	/* oldest first */
+	uint32_t nheld;			/* of inflight, not taken yet */
 	uint32_t nbuckets;		/* power of two, 0 if not allocated */
 	struct dev_req **buckets;
 };
@@ -158,6 +170,8 @@ struct va_dev {
 	struct dev_req reqs;		/* list head of every held request */
 	unsigned int nreqs;		/* <= req_budget */
 	unsigned int nstale;		/* of which stale */
+	unsigned int nheld;		/* of which held, not taken yet */
+	uint64_t ready_mask;		/* held queues with new buffers */
 	unsigned int req_budget;	/* sum of the queues' max sizes */
 	struct dev_fence *fences, *fences_tail;	/* FIFO */
 	unsigned int nfences;
@@ -681,21 +695,6 @@ static void dev_unhash_req(struct va_dev *dev, struct dev_req *r)
 	q->inflight--;
 }
 
-/* Mark live requests of `queue` (or all if queue < 0) stale. */
-static void dev_drop_reqs(struct va_dev *dev, int queue)
-{
-	struct dev_req *r;
-
-	for (r = dev->reqs.next; r != &dev->reqs; r = r->next) {
-		if (r->stale || (queue >= 0 && r->req.queue != queue))
-			continue;
-		dev_unhash_req(dev, r);
-		r->stale = true;
-		dev->queues[r->req.queue].nstale++;
-		dev->nstale++;
-	}
-}
-
 static void dev_unlink_req(struct va_dev *dev, struct dev_req *r)
 {
 	if (!r->stale) {
@@ -707,6 +706,56 @@ static void dev_unlink_req(struct va_dev *dev, struct dev_req *r)
 	r->prev->next = r->next;
 	r->next->prev = r->prev;
 	dev->nreqs--;
+}
+
+/* Take the head of a held queue's list (the device or a drop takes it). */
+static struct dev_req *dev_held_take(struct va_dev *dev, struct dev_queue *q)
+{
+	struct dev_req *r = q->held_head;
+
+	q->held_head = r->qnext;
+	if (!q->held_head)
+		q->held_tail = NULL;
+	r->qnext = NULL;
+	r->held = false;
+	q->nheld--;
+	dev->nheld--;
+	return r;
+}
+
+/* Free, unanswered, the held buffers of `queue` (all if negative) that no
+ * device has taken: the driver re-posts or replays them. */
+static void dev_drop_held(struct va_dev *dev, int queue)
+{
+	struct dev_req *r;
+	uint16_t i;
+
+	for (i = 0; i < dev->info.num_queues; i++) {
+		if (queue >= 0 && i != queue)
+			continue;
+		while (dev->queues[i].held_head) {
+			r = dev_held_take(dev, &dev->queues[i]);
+			dev_unlink_req(dev, r);
+			free(r);
+		}
+	}
+}
+
+/* Drop the work of `queue` (or all if queue < 0): held buffers are freed,
+ * live requests marked stale (the device still completes them). */
+static void dev_drop_reqs(struct va_dev *dev, int queue)
+{
+	struct dev_req *r;
+
+	dev_drop_held(dev, queue);
+	for (r = dev->reqs.next; r != &dev->reqs; r = r->next) {
+		if (r->stale || (queue >= 0 && r->req.queue != queue))
+			continue;
+		dev_unhash_req(dev, r);
+		r->stale = true;
+		dev->queues[r->req.queue].nstale++;
+		dev->nstale++;
+	}
 }
 
 static bool dev_fence_clear(const struct va_dev *dev, int scope)
@@ -725,9 +774,11 @@ static bool dev_fence_clear(const struct va_dev *dev, int scope)
 static bool dev_fence_refused(struct va_dev *dev, const struct va_rec *rec,
 			      int scope)
 {
+	/* What the reset will turn stale; held buffers are just freed. */
 	bool held = dev->fences ||
-		    (scope < 0 ? dev->nreqs > 0 :
-		     dev->queues[scope].inflight + dev->queues[scope].nstale > 0);
+		    (scope < 0 ? dev->nreqs - dev->nheld > 0 :
+		     dev->queues[scope].inflight - dev->queues[scope].nheld +
+		     dev->queues[scope].nstale > 0);
 
 	if (!held || dev->nfences < DEV_MAX_FENCES)
 		return false;
@@ -1185,6 +1236,65 @@ static uint32_t dev_vqueue_rec(struct va_dev *dev, const struct va_rec *rec)
 	return 0;
 }
 
+/* Tell the device which held queues got buffers in this iteration. */
+static void dev_announce_ready(struct va_loop *loop, void *opaque)
+{
+	struct va_dev *dev = opaque;
+	uint64_t mask = dev->ready_mask;
+	uint16_t i;
+
+	dev->ready_mask = 0;
+	for (i = 0; mask && i < dev->info.num_queues; i++) {
+		if (!(mask & (1ull << i)))
+			continue;
+		mask &= ~(1ull << i);
+		if (dev->queues[i].nheld)
+			dev->ops->queue_ready(dev, i);
+	}
+}
+
+unsigned int va_dev_held(const struct va_dev *dev, uint16_t queue)
+{
+	return queue < dev->info.num_queues ? dev->queues[queue].nheld : 0;
+}
+
+struct va_req *va_dev_pop(struct va_dev *dev, uint16_t queue)
+{
+	if (queue >= dev->info.num_queues || !dev->queues[queue].held_head)
+		return NULL;
+	return &dev_held_take(dev, &dev->queues[queue])->req;
+}
+
+unsigned int va_dev_pop_space(struct va_dev *dev, uint16_t queue, size_t need,
+			      struct va_req **reqs, struct iovec *iov,
+			      unsigned int max)
+{
+	struct dev_req *r;
+	unsigned int n = 0, i;
+	uint64_t space = 0;
+
+	if (queue >= dev->info.num_queues)
+		return 0;
+	/* Count first: all or nothing. */
+	for (r = dev->queues[queue].held_head; r && n < max; r = r->qnext) {
+		space += r->req.in_len;
+		n++;
+		if (space >= need)
+			break;
+	}
+	if (!n || space < need)
+		return 0;
+	for (i = 0; i < n; i++) {
+		r = dev_held_take(dev, &dev->queues[queue]);
+		reqs[i] = &r->req;
+		if (iov) {
+			iov[i].iov_base = r->req.in;
+			iov[i].iov_len = r->req.in_len;
+		}
+	}
+	return n;
+}
+
 /* Validate a REQUEST and hand it to the device.  Returns 0 or VA_ERR_*. */
 static uint32_t dev_request(struct va_dev *dev, const struct va_rec *rec)
 {
@@ -1271,6 +1381,19 @@ static uint32_t dev_request(struct va_dev *dev, const struct va_rec *rec)
 	dev->reqs.prev = r;
 	dev->nreqs++;
 	dev->stats.requests++;
+	if (q->held_mode) {
+		r->held = true;
+		if (q->held_tail)
+			q->held_tail->qnext = r;
+		else
+			q->held_head = r;
+		q->held_tail = r;
+		q->nheld++;
+		dev->nheld++;
+		dev->ready_mask |= 1ull << rec->queue;
+		va_loop_defer(dev->loop, dev_announce_ready, dev);
+		return 0;
+	}
 	dev->ops->request(dev, &r->req);
 	return 0;
 }
@@ -1444,6 +1567,11 @@ static void dev_ring_lost(struct va_dev *dev)
 	if (dev->state == DEV_STOPPING)
 		return;
 	dev->state = DEV_WAIT;
+}
+
+void va_dev_ring_lost(struct va_dev *dev)
+{
+	dev_ring_lost(dev);
 }
 
 static void dev_drain(struct va_dev *dev)
@@ -1638,13 +1766,21 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 {
 	struct va_dev *dev;
 	uint32_t limit;
+	uint64_t all;
+	uint16_t i;
 
-	if (!loop || !info || !ops || !ops->request || !opts)
+	if (!loop || !info || !ops || !opts)
 		return -EINVAL;
 	if (info->num_queues == 0 || info->num_queues > VA_MAX_QUEUES ||
 	    info->max_queue_size == 0 ||
 	    info->max_queue_size > VA_MAX_QUEUE_SIZE ||
 	    info->config_size > VA_MAX_CONFIG_SIZE)
+		return -EINVAL;
+	/* Push queues need ->request, held ones ->queue_ready. */
+	all = info->num_queues >= 64 ? ~0ull : (1ull << info->num_queues) - 1;
+	if ((info->held_queues & ~all) ||
+	    ((all & ~info->held_queues) && !ops->request) ||
+	    (info->held_queues && !ops->queue_ready))
 		return -EINVAL;
 	if (opts->ring_len && (!va_argo_ring_len_valid(opts->ring_len) ||
 			       opts->ring_len < VA_RING_LEN_MIN))
@@ -1688,6 +1824,8 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 		va_dev_free(dev);
 		return -ENOMEM;
 	}
+	for (i = 0; i < info->num_queues; i++)
+		dev->queues[i].held_mode = info->held_queues & (1ull << i);
 	dev_reset(dev);
 	*ret = dev;
 	return 0;
@@ -1801,6 +1939,8 @@ void va_dev_stop(struct va_dev *dev, uint64_t timeout_ms, va_cb done,
 	if (dev->state == DEV_STOPPING)
 		return;
 	dev->state = DEV_STOPPING;
+	/* Nobody will fill them: the next backend gets them replayed. */
+	dev_drop_held(dev, -1);
 	va_loop_cancel_timer(dev->loop, dev->timer);
 	dev->timer = NULL;
 	va_loop_add_timer(dev->loop, timeout_ms, dev_stop_timeout, dev,

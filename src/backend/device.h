@@ -4,11 +4,22 @@
  * every backend daemon.  It owns the device's Argo ring, the session with
  * the guest, feature negotiation, the status state machine (NEEDS_RESET
  * included), config space with its generation count, queue setup, and the
- * request objects.  A device (blk, net, console) sees only:
+ * request objects.  Each queue is one of two kinds:
  *
- *   ops->request(dev, req)      a buffer chain popped from a queue, with
- *                               its device-readable bytes (req->out) and a
- *                               buffer for the device-writable ones (req->in)
+ *   push (default)  every buffer chain is handed to the device at once:
+ *                   ops->request(dev, req), with its device-readable bytes
+ *                   (req->out) and a buffer for the device-writable ones
+ *                   (req->in); for requests that start work (blk, net TX)
+ *   held            (va_dev_info.held_queues) the core keeps the chains;
+ *                   ops->queue_ready(dev, queue) says some arrived, and the
+ *                   device takes them when it has data for them
+ *                   (va_dev_pop, va_dev_pop_space); for buffers that wait
+ *                   for data (net RX, console input).  Chains no device has
+ *                   taken are dropped by the core itself at a reset,
+ *                   RESET_VQUEUE, a new driver session, the guest's loss
+ *                   and a stop, unanswered: the driver re-posts them (or
+ *                   replays them to the next backend), and nothing waits.
+ *
  *   va_req_complete(req, n)     n bytes of req->in are the answer
  *
  * plus a few lifecycle callbacks.  Requests may be completed in any order
@@ -28,7 +39,9 @@
 #define VA_BACKEND_DEVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "argo.h"
 #include "loop.h"
@@ -54,6 +67,12 @@ struct va_dev_ops {
 	 * device owns it until va_req_complete().  Called only from the loop.
 	 */
 	void (*request)(struct va_dev *dev, struct va_req *req);
+	/*
+	 * A held queue has new buffers (va_dev_held() of them in all).
+	 * Called once per loop iteration in which some arrived, after the
+	 * ring was drained.  Required if any queue is held.
+	 */
+	void (*queue_ready)(struct va_dev *dev, uint16_t queue);
 	/* Every request of the current ring drain has been passed to
 	 * ->request: submit batched I/O now.  Optional. */
 	void (*kick)(struct va_dev *dev);
@@ -88,6 +107,7 @@ struct va_dev_info {
 	uint32_t config_size;		/* <= VA_MAX_CONFIG_SIZE */
 	uint32_t max_request;		/* largest REQUEST body accepted (0: ring limit) */
 	uint32_t max_in;		/* largest device-writable size (0: ring limit) */
+	uint64_t held_queues;		/* bit q: queue q is held (see above) */
 };
 
 struct va_dev_opts {
@@ -145,9 +165,28 @@ unsigned int va_dev_inflight(const struct va_dev *dev);
 /*
  * Finish a request: the first `written` bytes of req->in (written <=
  * req->in_len) go back to the driver.  Frees req.  Safe after a reset
- * (the response is then dropped).
+ * (the response is then dropped).  Requests completed in the same loop
+ * iteration go out together, in the order they were completed (so a
+ * frame spread over several held buffers arrives as one message).
  */
 void va_req_complete(struct va_req *req, uint32_t written);
+
+/* Held queues.  Buffers waiting in `queue` for the device to take them. */
+unsigned int va_dev_held(const struct va_dev *dev, uint16_t queue);
+/* Take the oldest held buffer of `queue`; NULL if none.  The device owns
+ * it until va_req_complete(), as a pushed request. */
+struct va_req *va_dev_pop(struct va_dev *dev, uint16_t queue);
+/*
+ * Take the oldest held buffers of `queue` whose device-writable space adds
+ * up to at least `need` bytes (virtio-net's MRG_RXBUF: one frame over
+ * several buffers), at most `max` of them; all or nothing.  reqs[i] gets
+ * each, iov[i] (if not NULL) its writable space (req->in, req->in_len).
+ * Returns how many were taken, 0 if the queue does not hold enough (or
+ * need > 0 would take more than max), never a partial set.
+ */
+unsigned int va_dev_pop_space(struct va_dev *dev, uint16_t queue, size_t need,
+			      struct va_req **reqs, struct iovec *iov,
+			      unsigned int max);
 
 /* Counters for logs and tests. */
 struct va_dev_stats {

@@ -4,8 +4,9 @@
  * in through va_dev_input(), everything the core sends is captured by a
  * send hook, and a fake device holds the requests it is given.  Covers
  * negotiation, each error path of the rules, malformed input, sessions,
- * NEEDS_RESET, in-flight bounds, batching, -EAGAIN queueing, and the
- * fences that hold a reset's reply until the work it dropped has ended.
+ * NEEDS_RESET, in-flight bounds, batching, -EAGAIN queueing, the
+ * fences that hold a reset's reply until the work it dropped has ended,
+ * and held queues (a second fixture: queue 1 held).
  */
 #include <check.h>
 #include <errno.h>
@@ -74,6 +75,14 @@ static void fake_reset(struct va_dev *d)
 	resets++;
 }
 
+static unsigned int ready_calls[2];
+
+static void fake_queue_ready(struct va_dev *d, uint16_t q)
+{
+	ck_assert_uint_lt(q, 2);
+	ready_calls[q]++;
+}
+
 static int fake_set_features(struct va_dev *d, uint64_t f)
 {
 	return refuse_features ? -ENOTSUP : 0;
@@ -86,6 +95,7 @@ static int fake_write_config(struct va_dev *d, uint32_t off, uint32_t size)
 
 static const struct va_dev_ops ops = {
 	.request = fake_request,
+	.queue_ready = fake_queue_ready,
 	.reset = fake_reset,
 	.set_features = fake_set_features,
 	.write_config = fake_write_config,
@@ -100,9 +110,10 @@ static void clear_msgs(void)
 	nmsgs = 0;
 }
 
-static void setup(void)
+static void setup_info(uint64_t held_queues)
 {
 	struct va_dev_info info = {
+		.held_queues = held_queues,
 		.device_id = 0x7f00,
 		.features = 0x5,
 		.num_queues = 2,
@@ -128,6 +139,18 @@ static void setup(void)
 	resets = 0;
 	send_result = 0;
 	refuse_features = 0;
+	ready_calls[0] = ready_calls[1] = 0;
+}
+
+static void setup(void)
+{
+	setup_info(0);
+}
+
+/* Queue 0 pushes, queue 1 (size 2 after negotiate()) is held. */
+static void setup_held(void)
+{
+	setup_info(2);
 }
 
 static void teardown(void)
@@ -1196,6 +1219,200 @@ START_TEST(test_session_change_drops_fences)
 }
 END_TEST
 
+/* ---- held queues (setup_held: queue 1 is held) ---- */
+
+/* Post a held buffer with `in` writable bytes on queue 1. */
+static void post(uint32_t id, uint32_t in)
+{
+	request(1, id, &in, 1, "", 0);
+}
+
+START_TEST(test_held_pop)
+{
+	uint32_t seg = 8;
+	struct va_req *a, *b;
+
+	negotiate(SESS);
+	post(1, 16);
+	post(2, 16);
+	request(0, 3, &seg, 1, "", 0);
+	/* Queue 0 pushes, queue 1 keeps its buffers and says so. */
+	ck_assert_uint_eq(nheld, 1);
+	ck_assert_uint_eq(held[0]->queue, 0);
+	ck_assert_uint_eq(va_dev_held(dev, 1), 2);
+	ck_assert_uint_ge(ready_calls[1], 1);
+	ck_assert_uint_eq(ready_calls[0], 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	ck_assert_ptr_null(va_dev_pop(dev, 0));
+	a = va_dev_pop(dev, 1);
+	b = va_dev_pop(dev, 1);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_null(va_dev_pop(dev, 1));
+	ck_assert_uint_eq(a->id, 1);
+	ck_assert_uint_eq(b->id, 2);
+	ck_assert_uint_eq(va_dev_held(dev, 1), 0);
+	/* Still counted against the queue (size 2) until answered. */
+	post(4, 16);
+	expect_err(VA_MSG_REQUEST, 4, VA_ERR_BUSY);
+	memcpy(a->in, "frame-a", 7);
+	va_req_complete(a, 7);
+	va_req_complete(b, 0);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 1);
+	ck_assert_uint_eq(last_count(), 2);
+	ck_assert_uint_eq(last_rec(0).token, 1);
+	ck_assert_mem_eq(last_rec(0).body + 8, "frame-a", 7);
+	ck_assert_uint_eq(last_rec(1).token, 2);
+	va_req_complete(held[0], 1);
+}
+END_TEST
+
+/* MRG_RXBUF: a frame over several buffers, all or nothing. */
+START_TEST(test_held_pop_space)
+{
+	struct va_req *r[4];
+	struct iovec iov[4];
+
+	negotiate(SESS);
+	post(1, 100);
+	post(2, 200);
+	ck_assert_uint_eq(va_dev_pop_space(dev, 1, 250, r, iov, 1), 0);
+	ck_assert_uint_eq(va_dev_pop_space(dev, 1, 301, r, iov, 4), 0);
+	ck_assert_uint_eq(va_dev_held(dev, 1), 2);
+	ck_assert_uint_eq(va_dev_pop_space(dev, 1, 250, r, iov, 4), 2);
+	ck_assert_uint_eq(va_dev_held(dev, 1), 0);
+	ck_assert_uint_eq(r[0]->id, 1);
+	ck_assert_uint_eq(r[1]->id, 2);
+	ck_assert_ptr_eq(iov[0].iov_base, r[0]->in);
+	ck_assert_uint_eq(iov[0].iov_len, 100);
+	ck_assert_uint_eq(iov[1].iov_len, 200);
+	va_req_complete(r[0], 100);
+	va_req_complete(r[1], 150);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 1);
+	ck_assert_uint_eq(last_count(), 2);
+	ck_assert_uint_eq(last_rec(1).len, 8 + 150);
+}
+END_TEST
+
+/* A reset frees the held buffers at once; only a taken one is fenced. */
+START_TEST(test_held_reset)
+{
+	struct va_status z = { .status = 0 };
+	struct va_req *taken;
+
+	negotiate(SESS);
+	post(1, 16);
+	post(2, 16);
+	ck_assert_uint_eq(va_dev_inflight(dev), 2);
+	ck_assert_uint_eq(set_status(SESS, 0), 0);	/* not held */
+	ck_assert_uint_eq(va_dev_held(dev, 1), 0);
+	ck_assert_uint_eq(va_dev_inflight(dev), 0);
+	/* A buffer the device took is its own: the reset waits for it. */
+	negotiate(SESS);
+	post(3, 16);
+	post(4, 16);
+	taken = va_dev_pop(dev, 1);
+	input(VA_MSG_SET_DEVICE_STATUS, 0, 0, SESS, 9, &z, sizeof(z));
+	ck_assert_uint_eq(nmsgs, 0);
+	ck_assert_uint_eq(va_dev_inflight(dev), 1);
+	va_req_complete(taken, 4);
+	va_loop_run_once(loop, 0);
+	expect_ok(VA_MSG_SET_DEVICE_STATUS, 9);
+	ck_assert_uint_eq(last_count(), 1);
+}
+END_TEST
+
+START_TEST(test_held_reset_vqueue)
+{
+	struct va_vqueue v = { .index = va_cpu_to_le32(1) };
+	uint32_t seg = 8;
+
+	negotiate(SESS);
+	request(0, 1, &seg, 1, "", 0);
+	post(2, 16);
+	post(3, 16);
+	input(VA_MSG_RESET_VQUEUE, 0, 1, SESS, 4, &v, sizeof(v));
+	expect_ok(VA_MSG_RESET_VQUEUE, 4);
+	clear_msgs();
+	ck_assert_uint_eq(va_dev_held(dev, 1), 0);
+	ck_assert_uint_eq(va_dev_inflight(dev), 1);
+	/* Queue 0 goes on. */
+	va_req_complete(held[0], 1);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(last_rec(0).token, 1);
+}
+END_TEST
+
+START_TEST(test_held_new_session)
+{
+	negotiate(SESS);
+	post(1, 16);
+	post(2, 16);
+	device_info(SESS + 1);		/* answered at once */
+	ck_assert_uint_eq(va_dev_held(dev, 1), 0);
+	ck_assert_uint_eq(va_dev_inflight(dev), 0);
+}
+END_TEST
+
+START_TEST(test_held_ring_lost)
+{
+	negotiate(SESS);
+	post(1, 16);
+	post(2, 16);
+	va_dev_ring_lost(dev);
+	ck_assert_uint_eq(va_dev_held(dev, 1), 0);
+	ck_assert_uint_eq(va_dev_inflight(dev), 0);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 0);
+}
+END_TEST
+
+/* A stop does not wait for buffers nobody will fill. */
+START_TEST(test_held_stop)
+{
+	int stopped = 0;
+
+	negotiate(SESS);
+	post(1, 16);
+	post(2, 16);
+	va_dev_stop(dev, 60000, stop_done, &stopped);
+	va_loop_run_once(loop, 0);
+	ck_assert_int_eq(stopped, 1);
+	ck_assert_uint_eq(nmsgs, 0);
+	ck_assert_uint_eq(va_dev_inflight(dev), 0);
+}
+END_TEST
+
+/* Push queues need ->request, held ones ->queue_ready. */
+START_TEST(test_held_ops_required)
+{
+	static const struct va_dev_ops no_ready = { .request = fake_request };
+	static const struct va_dev_ops no_request = {
+		.queue_ready = fake_queue_ready,
+	};
+	struct va_dev_info info = {
+		.device_id = 1, .num_queues = 2, .max_queue_size = 4,
+	};
+	struct va_dev_opts opts = { .guest_domid = GUEST, .port = PORT };
+	struct va_dev *d = NULL;
+
+	info.held_queues = 2;
+	ck_assert_int_eq(va_dev_new(loop, NULL, &info, &no_ready, NULL, &opts,
+				    &d), -EINVAL);
+	ck_assert_int_eq(va_dev_new(loop, NULL, &info, &no_request, NULL,
+				    &opts, &d), -EINVAL);
+	info.held_queues = 4;		/* queue 2 does not exist */
+	ck_assert_int_eq(va_dev_new(loop, NULL, &info, &ops, NULL, &opts, &d),
+			 -EINVAL);
+	info.held_queues = 3;		/* all held: no ->request needed */
+	ck_assert_int_eq(va_dev_new(loop, NULL, &info, &no_request, NULL,
+				    &opts, &d), 0);
+	va_dev_free(d);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("device");
@@ -1225,6 +1442,18 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, test_reset_vqueue_refused);
 	tcase_add_test(tc, test_violations_survive_reset);
 	tcase_add_test(tc, test_session_change_drops_fences);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("held");
+	tcase_add_checked_fixture(tc, setup_held, teardown);
+	tcase_add_test(tc, test_held_pop);
+	tcase_add_test(tc, test_held_pop_space);
+	tcase_add_test(tc, test_held_reset);
+	tcase_add_test(tc, test_held_reset_vqueue);
+	tcase_add_test(tc, test_held_new_session);
+	tcase_add_test(tc, test_held_ring_lost);
+	tcase_add_test(tc, test_held_stop);
+	tcase_add_test(tc, test_held_ops_required);
 	suite_add_tcase(s, tc);
 	return s;
 }
