@@ -386,8 +386,13 @@ int va_argo_sendv_nowait(struct va_kring *ring, u16 dst_domid, u32 dst_port,
 }
 EXPORT_SYMBOL_GPL(va_argo_sendv_nowait);
 
+/*
+ * One wait for space: ask Xen, and if there is none sleep until the next
+ * VIRQ_ARGO, the ring's unregistration, *cancel or at most wait jiffies.
+ */
 static int va_wait_space_once(struct va_kring *ring, u16 dst_domid,
-			      u32 dst_port, u32 space_required)
+			      u32 dst_port, u32 space_required,
+			      unsigned long wait, const bool *cancel)
 {
 	struct va_argo_ring_data_ent ent = {
 		.ring = { .aport = dst_port, .domain_id = dst_domid },
@@ -399,6 +404,8 @@ static int va_wait_space_once(struct va_kring *ring, u16 dst_domid,
 
 	if (READ_ONCE(ring->dead))
 		return -ESHUTDOWN;
+	if (cancel && READ_ONCE(*cancel))
+		return -ECANCELED;
 	ret = va_argo_notify(&ent, 1);
 	if (ret)
 		return ret;
@@ -410,11 +417,15 @@ static int va_wait_space_once(struct va_kring *ring, u16 dst_domid,
 		return 0;
 	left = wait_event_killable_timeout(virq_wq,
 					   atomic_long_read(&virq_count) != gen ||
-					   READ_ONCE(ring->dead),
-					   VA_SPACE_RECHECK);
+					   READ_ONCE(ring->dead) ||
+					   (cancel && READ_ONCE(*cancel)),
+					   min_t(unsigned long, wait,
+						 VA_SPACE_RECHECK));
 	if (left < 0)
 		return -EINTR;
-	return READ_ONCE(ring->dead) ? -ESHUTDOWN : 0;
+	if (READ_ONCE(ring->dead))
+		return -ESHUTDOWN;
+	return cancel && READ_ONCE(*cancel) ? -ECANCELED : 0;
 }
 
 int va_argo_wait_space(struct va_kring *ring, u16 dst_domid, u32 dst_port,
@@ -423,16 +434,20 @@ int va_argo_wait_space(struct va_kring *ring, u16 dst_domid, u32 dst_port,
 	int ret;
 
 	atomic_inc(&ring->senders);
-	ret = va_wait_space_once(ring, dst_domid, dst_port, space_required);
+	ret = va_wait_space_once(ring, dst_domid, dst_port, space_required,
+				 VA_SPACE_RECHECK, NULL);
 	if (atomic_dec_and_test(&ring->senders))
 		wake_up_all(&virq_wq);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(va_argo_wait_space);
 
-int va_argo_sendv(struct va_kring *ring, u16 dst_domid, u32 dst_port,
-		  const struct kvec *iov, unsigned int niov, u32 type)
+/* timeout == MAX_SCHEDULE_TIMEOUT: no bound. */
+static int va_sendv_wait(struct va_kring *ring, u16 dst_domid, u32 dst_port,
+			 const struct kvec *iov, unsigned int niov, u32 type,
+			 unsigned long timeout, const bool *cancel)
 {
+	unsigned long deadline = jiffies + timeout;
 	size_t total = 0;
 	unsigned int i;
 	int ret;
@@ -445,11 +460,21 @@ int va_argo_sendv(struct va_kring *ring, u16 dst_domid, u32 dst_port,
 
 	atomic_inc(&ring->senders);
 	for (;;) {
+		unsigned long wait = MAX_SCHEDULE_TIMEOUT;
+
 		ret = va_argo_sendv_nowait(ring, dst_domid, dst_port, iov,
 					   niov, type);
 		if (ret != -EAGAIN)
 			break;
-		ret = va_wait_space_once(ring, dst_domid, dst_port, total);
+		if (timeout != MAX_SCHEDULE_TIMEOUT) {
+			if (time_after_eq(jiffies, deadline)) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+			wait = deadline - jiffies;
+		}
+		ret = va_wait_space_once(ring, dst_domid, dst_port, total,
+					 wait, cancel);
 		if (ret)
 			break;
 	}
@@ -457,7 +482,30 @@ int va_argo_sendv(struct va_kring *ring, u16 dst_domid, u32 dst_port,
 		wake_up_all(&virq_wq);
 	return ret;
 }
+
+int va_argo_sendv(struct va_kring *ring, u16 dst_domid, u32 dst_port,
+		  const struct kvec *iov, unsigned int niov, u32 type)
+{
+	return va_sendv_wait(ring, dst_domid, dst_port, iov, niov, type,
+			     MAX_SCHEDULE_TIMEOUT, NULL);
+}
 EXPORT_SYMBOL_GPL(va_argo_sendv);
+
+int va_argo_sendv_bounded(struct va_kring *ring, u16 dst_domid, u32 dst_port,
+			  const struct kvec *iov, unsigned int niov, u32 type,
+			  unsigned long timeout, const bool *cancel)
+{
+	return va_sendv_wait(ring, dst_domid, dst_port, iov, niov, type,
+			     min_t(unsigned long, timeout,
+				   MAX_SCHEDULE_TIMEOUT - 1), cancel);
+}
+EXPORT_SYMBOL_GPL(va_argo_sendv_bounded);
+
+void va_argo_wake_senders(void)
+{
+	wake_up_all(&virq_wq);
+}
+EXPORT_SYMBOL_GPL(va_argo_wake_senders);
 
 /* ---- module ---- */
 

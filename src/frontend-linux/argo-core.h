@@ -115,6 +115,20 @@ int va_argo_sendv(struct va_kring *ring, u16 dst_domid, u32 dst_port,
 		  const struct kvec *iov, unsigned int niov, u32 type);
 
 /*
+ * va_argo_sendv_bounded: as va_argo_sendv, but a full destination is
+ * waited for at most timeout jiffies (then -ETIMEDOUT), and not at all
+ * once *cancel is true (-ECANCELED; whoever sets it calls
+ * va_argo_wake_senders() so that a sleeping sender sees it).  A peer that
+ * keeps its ring full then cannot hold the caller for longer than that.
+ */
+int va_argo_sendv_bounded(struct va_kring *ring, u16 dst_domid, u32 dst_port,
+			  const struct kvec *iov, unsigned int niov, u32 type,
+			  unsigned long timeout, const bool *cancel);
+
+/* Wake every sender sleeping for ring space, so that it re-checks. */
+void va_argo_wake_senders(void);
+
+/*
  * Sleep until (dst_domid, dst_port) has room for space_required payload
  * bytes (notify with space_required; Xen raises VIRQ_ARGO later when it
  * does not yet).  0 when there is room (or the state is unknown: just

@@ -63,6 +63,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <linux/uio.h>
+#include <linux/virtio_ids.h>
+#include <uapi/linux/virtio_blk.h>
 #include <xen/xen.h>
 
 #include "argo-core.h"
@@ -79,6 +81,20 @@
 #define VA_FENCE_TIMEOUT	(30 * HZ)
 #define VA_PROBE_BACKOFF_MIN	(HZ / 2)
 #define VA_PROBE_BACKOFF_MAX	(30 * HZ)
+/*
+ * The longest wait for room in the device's ring: a device that keeps its
+ * ring full is then handled as one that does not answer.
+ */
+#define VA_SEND_TIMEOUT		(5 * HZ)
+/*
+ * Requests wait this long for a device that does not answer (its ring
+ * gone, full or silent) before they are completed with an error; so does
+ * a request that has been replayed VA_MAX_REPLAYS times without an answer.
+ */
+#define VA_HOLD_MAX		(20 * HZ)
+#define VA_MAX_REPLAYS		8u
+/* After this long without a violation burst, recovery starts at once. */
+#define VA_RECOVER_QUIET	(60 * HZ)
 #define VA_VRING_MAX		256u	/* local vring size cap */
 #define VA_DMA_MAX_SEG		(128u * 1024)
 #define VA_CTRL_BODY_MAX	(sizeof(struct va_config) + VA_MAX_CONFIG_XFER)
@@ -105,6 +121,7 @@ struct va_req {
 	u8 *msg;			/* va_hdr + va_request + sizes + data */
 	unsigned int refs;		/* under vd->lock: list + replay pins */
 	u32 replay_seq;			/* under vd->lock */
+	unsigned int replays;		/* under vd->lock */
 };
 
 struct va_vq {
@@ -127,6 +144,8 @@ struct va_stats {
 	u64 dropped;			/* stray traffic */
 	u64 stale;			/* records of an old device session */
 	u64 violations;
+	u64 recoveries;			/* renegotiations after violations */
+	u64 failed;			/* chains completed with an error */
 };
 
 struct va_dev {
@@ -163,6 +182,13 @@ struct va_dev {
 	u8 status;
 	u64 features;
 	u32 generation;			/* also written by rx (EVENT_CONFIG) */
+	/*
+	 * The device's config space as last read, which get() serves: under
+	 * lock; refreshed (under op_lock) when config_stale.
+	 */
+	u8 config[VA_MAX_CONFIG_SIZE];
+	bool config_valid;
+	bool config_stale;
 
 	struct va_vq *vqs[VA_MAX_QUEUES];
 	struct list_head inflight;
@@ -173,7 +199,23 @@ struct va_dev {
 	bool registered;		/* register_virtio_device succeeded */
 	bool dev_initialized;		/* register_virtio_device was called */
 	bool stopping;			/* under lock: queue no more work */
+	/*
+	 * Set (under lock, then va_argo_wake_senders()) to make every wait
+	 * for ring space give up: while stopping, and while del_vqs flushes.
+	 */
+	bool cancel_sends;
+	bool ctrl_gone;			/* stopping and a control timed out */
+	/*
+	 * Under lock: complete chains with an error instead of sending them
+	 * (stopping, broken, or no answer for VA_HOLD_MAX).
+	 */
+	bool failing;
+	unsigned long down_since;	/* under lock: jiffies, link_up lost */
+	unsigned long last_heard;	/* under lock: jiffies, last answer */
+	unsigned long recover_delay;	/* under lock */
+	unsigned long last_recover;	/* under lock: jiffies */
 	bool broken;
+	bool break_done;		/* virtio_break_device called */
 	unsigned int violations;
 	struct va_stats stats;
 
@@ -181,6 +223,7 @@ struct va_dev {
 	struct work_struct kick_work;
 	struct delayed_work reneg_work;
 	struct delayed_work probe_work;
+	struct delayed_work watch_work;
 	unsigned long backoff;
 };
 
@@ -292,26 +335,85 @@ static void va_fill_hdr(struct va_dev *vd, struct va_hdr *h, u8 msg_id,
 	h->len = va_cpu_to_le32(len);
 }
 
-/* Send one message to the device; may sleep (waits for ring space). */
+/*
+ * Send one message to the device; may sleep: waits for ring space at most
+ * VA_SEND_TIMEOUT, and not at all once cancel_sends is set.
+ */
 static int va_send(struct va_dev *vd, const struct kvec *iov,
 		   unsigned int niov)
 {
-	return va_argo_sendv(vd->ring, vd->domid, vd->port, iov, niov,
-			     VA_ARGO_MSG_TYPE);
+	return va_argo_sendv_bounded(vd->ring, vd->domid, vd->port, iov, niov,
+				     VA_ARGO_MSG_TYPE, VA_SEND_TIMEOUT,
+				     &vd->cancel_sends);
+}
+
+/*
+ * Make the waits of kick_work, reneg_work and probe_work give up: ring
+ * space (cancel_sends) and the control reply now awaited.  Under vd->lock;
+ * the caller then calls va_argo_wake_senders().
+ */
+static void va_cancel_waits(struct va_dev *vd)
+{
+	vd->cancel_sends = true;
+	if (vd->ctrl_waiting) {
+		vd->ctrl_err = -ECANCELED;
+		vd->ctrl_waiting = false;
+		complete(&vd->ctrl_done);
+	}
 }
 
 /* ------------------------------------------------------------------ */
 /* Violations, sessions                                                */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Give up on the device for good.  A broken virtqueue delivers no more
+ * completions, so kick_work first completes every chain in flight or
+ * waiting with an error (failing), then breaks the device.  Under vd->lock.
+ */
 static void va_mark_broken(struct va_dev *vd, const char *why)
 {
 	if (vd->broken)
 		return;
 	vd->broken = true;
+	vd->failing = true;
 	dev_err_ratelimited(&vd->pdev->dev, "device broken: %s\n", why);
-	if (vd->registered)
-		virtio_break_device(&vd->vdev);
+	queue_work(vd->wq, &vd->kick_work);
+}
+
+/* The link to the device is down (requests wait).  Under vd->lock. */
+static void va_link_down(struct va_dev *vd)
+{
+	if (vd->link_up)
+		vd->down_since = jiffies;
+	vd->link_up = false;
+}
+
+/*
+ * A burst of violations is handled as a backend fault, like a restart:
+ * renegotiate (which resets the device) and replay.  At most one pending
+ * at a time, and each burst waits twice as long as the one before (from
+ * 0 up to VA_PROBE_BACKOFF_MAX; after VA_RECOVER_QUIET without a burst
+ * from 0 again), so that a peer sending garbage cannot keep the device
+ * resetting.  Under vd->lock.
+ */
+static void va_recover(struct va_dev *vd)
+{
+	vd->violations = 0;
+	if (!vd->active || vd->stopping || vd->broken ||
+	    delayed_work_pending(&vd->reneg_work))
+		return;
+	if (time_after(jiffies, vd->last_recover + VA_RECOVER_QUIET))
+		vd->recover_delay = 0;
+	vd->last_recover = jiffies;
+	vd->stats.recoveries++;
+	dev_info_ratelimited(&vd->pdev->dev,
+			     "too many protocol violations: renegotiating in %u ms\n",
+			     jiffies_to_msecs(vd->recover_delay));
+	queue_delayed_work(vd->wq, &vd->reneg_work, vd->recover_delay);
+	vd->recover_delay = clamp(vd->recover_delay * 2,
+				  (unsigned long)VA_PROBE_BACKOFF_MIN,
+				  (unsigned long)VA_PROBE_BACKOFF_MAX);
 }
 
 /* Called with vd->lock held. */
@@ -321,7 +423,7 @@ static void va_violation(struct va_dev *vd, const char *what, int err)
 	dev_warn_ratelimited(&vd->pdev->dev, "dropped reply: %s (%d)\n",
 			     what, err);
 	if (++vd->violations > VA_MAX_VIOLATIONS)
-		va_mark_broken(vd, "too many protocol violations");
+		va_recover(vd);
 }
 
 static bool va_session_is_old(const struct va_dev *vd, u32 s)
@@ -340,7 +442,7 @@ static bool va_session_is_old(const struct va_dev *vd, u32 s)
  */
 static void va_schedule_reneg(struct va_dev *vd, unsigned long delay)
 {
-	vd->link_up = false;
+	va_link_down(vd);
 	if (!vd->stopping)
 		mod_delayed_work(vd->wq, &vd->reneg_work, delay);
 }
@@ -399,6 +501,7 @@ static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 	unsigned int niov;
 	unsigned long flags, timeout = VA_CTRL_TIMEOUT;
 	u32 token, session, len;
+	bool stopping;
 	int err;
 
 	if (msg_id == VA_MSG_DEVICE_INFO || msg_id == VA_MSG_RESET_VQUEUE ||
@@ -408,6 +511,18 @@ static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 		timeout = VA_FENCE_TIMEOUT;
 	mutex_lock(&vd->ctrl_lock);
 	spin_lock_irqsave(&vd->lock, flags);
+	/*
+	 * Tearing down: nothing waits for the device's fences any more, and
+	 * once it has not answered, the rest is not even asked.
+	 */
+	stopping = vd->stopping;
+	if (stopping)
+		timeout = VA_CTRL_TIMEOUT;
+	if (stopping && vd->ctrl_gone) {
+		spin_unlock_irqrestore(&vd->lock, flags);
+		mutex_unlock(&vd->ctrl_lock);
+		return -ETIMEDOUT;
+	}
 	token = ++vd->ctrl_token;
 	vd->ctrl_msg_id = msg_id;
 	vd->ctrl_waiting = true;
@@ -439,6 +554,8 @@ static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 	len = vd->ctrl_len;
 	if (err >= 0)
 		err = vd->ctrl_err;
+	if (stopping && (err == -ETIMEDOUT || err == -ECANCELED))
+		vd->ctrl_gone = true;
 	if (!err && session != vd->dev_session) {
 		if (msg_id != VA_MSG_DEVICE_INFO) {
 			err = -ESTALE;
@@ -489,11 +606,14 @@ static int va_device_info(struct va_dev *vd, struct va_device_info *ret)
 		return err;
 	if (va_le32_to_cpu(ret->version_min) > VA_PROTOCOL_VERSION ||
 	    va_le32_to_cpu(ret->version_max) < VA_PROTOCOL_VERSION ||
+	    !va_le16_to_cpu(ret->num_queues) ||
 	    va_le16_to_cpu(ret->num_queues) > VA_MAX_QUEUES ||
 	    va_le32_to_cpu(ret->config_size) > VA_MAX_CONFIG_SIZE ||
+	    !va_le32_to_cpu(ret->max_queue_size) ||
 	    va_le32_to_cpu(ret->max_queue_size) > VA_MAX_QUEUE_SIZE ||
 	    va_le32_to_cpu(ret->device_ring_len) < VA_RING_LEN_MIN ||
 	    va_le32_to_cpu(ret->device_ring_len) > VA_RING_LEN_MAX ||
+	    va_le32_to_cpu(ret->device_ring_len) % 16 ||
 	    va_le32_to_cpu(ret->max_request) < sizeof(struct va_request))
 		return -EPROTO;
 	return 0;
@@ -597,6 +717,111 @@ static int va_lookup(void *ctx, u16 queue, u32 token, u32 *ret_in_len)
 }
 
 /* ------------------------------------------------------------------ */
+/* Completions                                                         */
+/* ------------------------------------------------------------------ */
+
+static bool va_is_blk(const struct va_dev *vd)
+{
+	return vd->vdev.id.device == VIRTIO_ID_BLOCK;
+}
+
+/*
+ * Zero the device-writable bytes of c from byte from on: whatever the
+ * device did not write must not reach the driver as data (it would see
+ * the buffers' stale contents, and might write them back out).
+ */
+static void va_chain_zero_from(const struct va_chain *c, u32 from)
+{
+	unsigned int k;
+
+	for (k = c->nr_out; k < c->nr_out + c->nr_in; k++) {
+		const struct va_seg *sg = &c->segs[k];
+
+		if (from >= sg->len) {
+			from -= sg->len;
+			continue;
+		}
+		memset((u8 *)sg->ptr + from, 0, sg->len - from);
+		from = 0;
+	}
+}
+
+/* Put head into q's used ring with length len.  Under vd->lock. */
+static void va_used_add(struct va_dev *vd, struct va_vq *q, u16 head, u32 len)
+{
+	struct vring_used *used = q->vr->used;
+	u16 slot = q->used_idx % q->num;
+
+	used->ring[slot].id = cpu_to_virtio32(&vd->vdev, head);
+	used->ring[slot].len = cpu_to_virtio32(&vd->vdev, len);
+	q->used_idx++;
+	/* The entry must be visible before the index that publishes it. */
+	virt_wmb();
+	WRITE_ONCE(used->idx, cpu_to_virtio16(&vd->vdev, q->used_idx));
+}
+
+/*
+ * Complete chain c without an answer of the device: its writable bytes
+ * are zeroed and used.len is 0, except for virtio-blk, whose status byte
+ * (the last writable one) then says VIRTIO_BLK_S_IOERR.  Under vd->lock.
+ */
+static void va_fail_chain(struct va_dev *vd, struct va_vq *q,
+			  const struct va_chain *c)
+{
+	u32 len = 0;
+
+	va_chain_zero_from(c, 0);
+	if (va_is_blk(vd) && c->nr_in) {
+		const struct va_seg *st = &c->segs[c->nr_out + c->nr_in - 1];
+
+		((u8 *)st->ptr)[st->len - 1] = VIRTIO_BLK_S_IOERR;
+		len = c->in_len;
+	}
+	va_used_add(vd, q, c->head, len);
+	vd->stats.failed++;
+}
+
+/* Fail r, which is in flight.  Under vd->lock. */
+static void va_fail_req(struct va_dev *vd, struct va_req *r)
+{
+	va_fail_chain(vd, r->q, &r->chain);
+	r->q->inflight[r->chain.head] = NULL;
+	list_del(&r->node);
+	va_req_put(vd, r);
+}
+
+/* Fail every request in flight; returns the queues to interrupt.  Under
+ * vd->lock.
+ */
+static u64 va_fail_inflight(struct va_dev *vd)
+{
+	struct va_req *r, *tmp;
+	u64 kicked = 0;
+
+	list_for_each_entry_safe(r, tmp, &vd->inflight, node) {
+		kicked |= 1ull << r->q->index;
+		va_fail_req(vd, r);
+	}
+	return kicked;
+}
+
+static void va_interrupts(struct va_dev *vd, u64 kicked);
+
+/* Call the callbacks of the queues in kicked.  Not under vd->lock. */
+static void va_deliver(struct va_dev *vd, u64 kicked)
+{
+	if (!kicked)
+		return;
+	if (in_hardirq()) {
+		va_interrupts(vd, kicked);
+	} else {
+		local_bh_disable();
+		va_interrupts(vd, kicked);
+		local_bh_enable();
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Data path: avail ring -> REQUEST                                    */
 /* ------------------------------------------------------------------ */
 
@@ -668,11 +893,16 @@ static void va_send_failed(struct va_dev *vd, int err)
 			     "send failed (%d), will renegotiate\n", err);
 }
 
-/* Walk everything new on q's avail ring.  kick_work only. */
-static void va_kick_queue(struct va_dev *vd, struct va_vq *q)
+/*
+ * Walk everything new on q's avail ring; while failing, complete each
+ * chain with an error at once.  Returns the queues to interrupt.
+ * kick_work only.
+ */
+static u64 va_kick_queue(struct va_dev *vd, struct va_vq *q)
 {
 	struct va_walk_limits lim;
 	unsigned long flags;
+	u64 kicked = 0;
 	u16 n, i;
 	int err;
 
@@ -687,7 +917,7 @@ static void va_kick_queue(struct va_dev *vd, struct va_vq *q)
 		spin_lock_irqsave(&vd->lock, flags);
 		va_mark_broken(vd, "avail index out of range");
 		spin_unlock_irqrestore(&vd->lock, flags);
-		return;
+		return 0;
 	}
 	/* Read the ring entries and descriptors only after avail->idx. */
 	virt_rmb();
@@ -695,7 +925,7 @@ static void va_kick_queue(struct va_dev *vd, struct va_vq *q)
 	for (i = 0; i < n; i++) {
 		struct va_chain c;
 		struct va_req *r;
-		bool up;
+		bool up, failing;
 		u16 head;
 		u64 body;
 
@@ -723,13 +953,24 @@ static void va_kick_queue(struct va_dev *vd, struct va_vq *q)
 					    q->index, err);
 			va_mark_broken(vd, "unusable descriptor chain");
 			spin_unlock_irqrestore(&vd->lock, flags);
-			return;
+			return kicked;
+		}
+		spin_lock_irqsave(&vd->lock, flags);
+		failing = vd->failing;
+		if (failing) {
+			va_fail_chain(vd, q, &c);
+			kicked = 1ull << q->index;
+		}
+		spin_unlock_irqrestore(&vd->lock, flags);
+		if (failing) {
+			q->last_avail++;
+			continue;
 		}
 		r = va_build_request(vd, q, &c);
 		if (!r) {
 			/* Retry later; the chain stays on the avail ring. */
 			queue_work(vd->wq, &vd->kick_work);
-			return;
+			return kicked;
 		}
 		q->last_avail++;
 
@@ -752,19 +993,43 @@ static void va_kick_queue(struct va_dev *vd, struct va_vq *q)
 		if (err < 0)
 			va_send_failed(vd, err);
 	}
+	return kicked;
 }
 
+/*
+ * Send what the driver queued.  While failing, first complete everything
+ * in flight with an error; a broken device is broken (virtio) only after
+ * that, since a broken virtqueue delivers no completion.
+ */
 static void va_kick_work(struct work_struct *work)
 {
 	struct va_dev *vd = container_of(work, struct va_dev, kick_work);
+	unsigned long flags;
+	bool brk = false;
+	u64 kicked = 0;
 	unsigned int i;
 
+	spin_lock_irqsave(&vd->lock, flags);
+	if (vd->failing)
+		kicked = va_fail_inflight(vd);
+	spin_unlock_irqrestore(&vd->lock, flags);
+	va_reap(vd);
 	for (i = 0; i < VA_MAX_QUEUES; i++) {
-		if (vd->broken)
-			return;
+		if (READ_ONCE(vd->break_done))
+			break;
 		if (vd->vqs[i])
-			va_kick_queue(vd, vd->vqs[i]);
+			kicked |= va_kick_queue(vd, vd->vqs[i]);
 	}
+	va_deliver(vd, kicked);
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (vd->broken && !vd->break_done) {
+		WRITE_ONCE(vd->break_done, true);
+		brk = true;
+	}
+	spin_unlock_irqrestore(&vd->lock, flags);
+	if (brk && vd->registered)
+		virtio_break_device(&vd->vdev);
 }
 
 /* virtqueue notify: may run in atomic context; never sleeps. */
@@ -772,7 +1037,7 @@ static bool va_notify(struct virtqueue *vq)
 {
 	struct va_dev *vd = to_va(vq->vdev);
 
-	if (vd->broken)
+	if (READ_ONCE(vd->break_done))
 		return false;
 	queue_work(vd->wq, &vd->kick_work);
 	return true;
@@ -782,26 +1047,31 @@ static bool va_notify(struct virtqueue *vq)
 /* Receive path                                                        */
 /* ------------------------------------------------------------------ */
 
-/* Complete one validated response.  Under vd->lock. */
+/*
+ * Complete one validated response: the written bytes, zeros after them.
+ * virtio_blk takes the status byte (the last writable one) for the
+ * outcome without looking at used.len: a response that leaves it
+ * unwritten fails the request instead (and is a violation).  Under
+ * vd->lock.
+ */
 static void va_complete(struct va_dev *vd, const struct va_reply *rep)
 {
 	struct va_vq *q = vd->vqs[rep->queue];
 	struct va_req *r = q->inflight[rep->token];
-	struct vring_used *used = q->vr->used;
-	u16 slot;
 
+	if (va_is_blk(vd) && rep->written < r->chain.in_len) {
+		va_fail_req(vd, r);
+		va_violation(vd, "response without the virtio-blk status",
+			     -EBADMSG);
+		return;
+	}
 	/* va_reply_check() bounded written by in_len. */
 	va_chain_scatter(&r->chain, rep->data, rep->written);
+	va_chain_zero_from(&r->chain, rep->written);
 	q->inflight[rep->token] = NULL;
 	list_del(&r->node);
-
-	slot = q->used_idx % q->num;
-	used->ring[slot].id = cpu_to_virtio32(&vd->vdev, r->chain.head);
-	used->ring[slot].len = cpu_to_virtio32(&vd->vdev, rep->written);
-	q->used_idx++;
-	/* The entry must be visible before the index that publishes it. */
-	virt_wmb();
-	WRITE_ONCE(used->idx, cpu_to_virtio16(&vd->vdev, q->used_idx));
+	va_used_add(vd, q, r->chain.head, rep->written);
+	vd->last_heard = jiffies;
 	vd->stats.responses++;
 	va_req_put(vd, r);
 }
@@ -832,12 +1102,19 @@ static void va_on_response(struct va_dev *vd, const struct va_hdr *h,
 	*kicked |= 1ull << rep.queue;
 }
 
-/* An error reply to a REQUEST.  Under vd->lock. */
+/*
+ * An error reply to a REQUEST.  A device that lost our session, was full
+ * or needs a reset is renegotiated with (which replays); a request the
+ * device refuses for good is completed with an error.  Under vd->lock.
+ */
 static void va_on_request_error(struct va_dev *vd, const struct va_hdr *h,
-				const void *body, u32 body_len)
+				const void *body, u32 body_len, u64 *kicked)
 {
 	const struct va_error *e = body;
 	u32 session = va_le32_to_cpu(h->session);
+	u32 token = va_le32_to_cpu(h->token);
+	u16 queue = va_le16_to_cpu(h->queue);
+	struct va_vq *q;
 	u32 code;
 
 	if (body_len != sizeof(*e)) {
@@ -849,13 +1126,21 @@ static void va_on_request_error(struct va_dev *vd, const struct va_hdr *h,
 		va_foreign_session(vd, session);
 		return;
 	}
-	if (code == VA_ERR_STATE || code == VA_ERR_BUSY) {
-		/* The device lost our session or was full: replay. */
+	if (code == VA_ERR_STATE || code == VA_ERR_BUSY ||
+	    code == VA_ERR_NEEDS_RESET) {
+		/* Lost session, full, or in need of a reset: replay. */
 		va_schedule_reneg(vd, VA_PROBE_BACKOFF_MIN);
 		return;
 	}
+	q = queue < VA_MAX_QUEUES ? vd->vqs[queue] : NULL;
+	if (!q || token >= q->num || !q->inflight[token]) {
+		vd->stats.stale++;
+		return;
+	}
 	/* The request cannot complete (reporting success would lose data). */
-	va_mark_broken(vd, "device refused a request");
+	va_fail_req(vd, q->inflight[token]);
+	*kicked |= 1ull << queue;
+	va_violation(vd, "device refused a request", va_err_to_errno(code));
 }
 
 /* A control response.  Under vd->lock. */
@@ -876,6 +1161,7 @@ static void va_on_ctrl(struct va_dev *vd, const struct va_hdr *h,
 		return;
 	}
 	vd->ctrl_session = va_le32_to_cpu(h->session);
+	vd->last_heard = jiffies;
 	if (h->flags & VA_F_ERROR) {
 		const struct va_error *e = body;
 
@@ -922,6 +1208,7 @@ static void va_on_event(struct va_dev *vd, const struct va_hdr *h,
 			return;
 		}
 		WRITE_ONCE(vd->generation, va_le32_to_cpu(ev->generation));
+		vd->config_stale = true;
 		*config_changed = true;
 		return;
 	}
@@ -956,7 +1243,7 @@ static void va_on_record(void *ctx, const struct va_hdr *h,
 	if (h->msg_id == VA_MSG_RESPONSE)
 		va_on_response(vd, h, body, body_len, kicked);
 	else if (h->msg_id == VA_MSG_REQUEST && (h->flags & VA_F_ERROR))
-		va_on_request_error(vd, h, body, body_len);
+		va_on_request_error(vd, h, body, body_len, kicked);
 	else
 		va_on_ctrl(vd, h, body, body_len);
 }
@@ -1002,16 +1289,7 @@ static void va_rx(void *priv, u16 src_domid, u32 src_port, u32 type,
 		va_violation(vd, "malformed message", -EBADMSG);
 	spin_unlock_irqrestore(&vd->lock, flags);
 	va_reap(vd);
-
-	if (rs.kicked) {
-		if (in_hardirq()) {
-			va_interrupts(vd, rs.kicked);
-		} else {
-			local_bh_disable();
-			va_interrupts(vd, rs.kicked);
-			local_bh_enable();
-		}
-	}
+	va_deliver(vd, rs.kicked);
 	if (rs.config_changed && vd->registered)
 		virtio_config_changed(&vd->vdev);
 }
@@ -1020,37 +1298,79 @@ static void va_rx(void *priv, u16 src_domid, u32 src_port, u32 type,
 /* virtio_config_ops                                                   */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Read the whole config space into vd->config.  An EVENT_CONFIG arriving
+ * meanwhile marks it stale again; a failure keeps the last good values.
+ * Under op_lock.
+ */
+static int va_config_refresh(struct va_dev *vd)
+{
+	u8 resp[sizeof(struct va_config) + VA_MAX_CONFIG_XFER];
+	const struct va_config *rc = (const struct va_config *)resp;
+	struct va_config req = { 0 };
+	unsigned long flags;
+	u32 size, rlen;
+	int err;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	size = va_le32_to_cpu(vd->info.config_size);
+	vd->config_stale = false;
+	spin_unlock_irqrestore(&vd->lock, flags);
+	req.size = va_cpu_to_le32(size);
+	err = va_ctrl(vd, VA_MSG_GET_CONFIG, 0, &req, sizeof(req), NULL, 0,
+		      resp, sizeof(resp), &rlen);
+	if (!err && (rlen != sizeof(*rc) + size || rc->offset ||
+		     va_le32_to_cpu(rc->size) != size))
+		err = -EPROTO;
+	spin_lock_irqsave(&vd->lock, flags);
+	if (err) {
+		vd->config_stale = true;
+	} else {
+		memcpy(vd->config, rc + 1, size);
+		vd->config_valid = true;
+		WRITE_ONCE(vd->generation, va_le32_to_cpu(rc->generation));
+	}
+	spin_unlock_irqrestore(&vd->lock, flags);
+	return err;
+}
+
+/*
+ * virtio's get() cannot fail: it is served from vd->config, refreshed
+ * first when the device announced a change (or after a reset, a write,
+ * a renegotiation).  A failed refresh leaves the last good values.
+ */
 static void va_get(struct virtio_device *vdev, unsigned int offset,
 		   void *buf, unsigned int len)
 {
 	struct va_dev *vd = to_va(vdev);
-	struct va_config req = {
-		.offset = va_cpu_to_le32(offset),
-		.size = va_cpu_to_le32(len),
-	};
-	u8 resp[sizeof(struct va_config) + VA_MAX_CONFIG_XFER];
-	const struct va_config *rc = (const struct va_config *)resp;
-	u32 rlen;
-	int err = -EINVAL;
+	unsigned long flags;
+	bool fresh;
+	u32 size;
+	int err;
 
-	if (len <= VA_MAX_CONFIG_XFER) {
-		mutex_lock(&vd->op_lock);
-		err = va_ctrl(vd, VA_MSG_GET_CONFIG, 0, &req, sizeof(req),
-			      NULL, 0, resp, sizeof(resp), &rlen);
-		mutex_unlock(&vd->op_lock);
-	}
-	if (!err && (rlen != sizeof(*rc) + len ||
-		     va_le32_to_cpu(rc->size) != len))
-		err = -EPROTO;
-	if (err) {
+	spin_lock_irqsave(&vd->lock, flags);
+	size = va_le32_to_cpu(vd->info.config_size);
+	fresh = vd->config_valid && !vd->config_stale;
+	spin_unlock_irqrestore(&vd->lock, flags);
+	if (offset > size || len > size - offset) {
 		dev_warn_ratelimited(&vd->pdev->dev,
-				     "config read %u+%u failed (%d)\n",
-				     offset, len, err);
+				     "config read %u+%u beyond its %u bytes\n",
+				     offset, len, size);
 		memset(buf, 0, len);
 		return;
 	}
-	WRITE_ONCE(vd->generation, va_le32_to_cpu(rc->generation));
-	memcpy(buf, rc + 1, len);
+	if (!fresh) {
+		mutex_lock(&vd->op_lock);
+		err = va_config_refresh(vd);
+		mutex_unlock(&vd->op_lock);
+		if (err)
+			dev_warn_ratelimited(&vd->pdev->dev,
+					     "config read failed (%d), last values kept\n",
+					     err);
+	}
+	spin_lock_irqsave(&vd->lock, flags);
+	memcpy(buf, vd->config + offset, len);
+	spin_unlock_irqrestore(&vd->lock, flags);
 }
 
 static void va_set(struct virtio_device *vdev, unsigned int offset,
@@ -1071,6 +1391,15 @@ static void va_set(struct virtio_device *vdev, unsigned int offset,
 		err = va_ctrl(vd, VA_MSG_SET_CONFIG, 0, &req, sizeof(req),
 			      buf, len, &resp, sizeof(resp), &rlen);
 		mutex_unlock(&vd->op_lock);
+	}
+	if (!err && offset <= VA_MAX_CONFIG_SIZE - len) {
+		unsigned long flags;
+
+		/* Read back on the next get(); meanwhile what was written. */
+		spin_lock_irqsave(&vd->lock, flags);
+		memcpy(vd->config + offset, buf, len);
+		vd->config_stale = true;
+		spin_unlock_irqrestore(&vd->lock, flags);
 	}
 	if (err)
 		dev_warn_ratelimited(&vd->pdev->dev,
@@ -1141,6 +1470,7 @@ static void va_reset(struct virtio_device *vdev)
 	 */
 	spin_lock_irqsave(&vd->lock, flags);
 	va_drop_inflight(vd, NULL);
+	vd->config_stale = true;
 	spin_unlock_irqrestore(&vd->lock, flags);
 	va_reap(vd);
 	vd->status = 0;
@@ -1228,9 +1558,15 @@ static void va_del_vqs(struct virtio_device *vdev)
 		gone[i] = vd->vqs[i];
 		vd->vqs[i] = NULL;
 	}
+	/* Whatever the device does, the flush ends: waits give up. */
+	va_cancel_waits(vd);
 	spin_unlock_irqrestore(&vd->lock, flags);
+	va_argo_wake_senders();
 	va_synchronize_cbs(vdev);
 	flush_workqueue(vd->wq);
+	spin_lock_irqsave(&vd->lock, flags);
+	vd->cancel_sends = vd->stopping;
+	spin_unlock_irqrestore(&vd->lock, flags);
 	mutex_lock(&vd->op_lock);
 	for (i = 0; i < VA_MAX_QUEUES; i++)
 		if (gone[i])
@@ -1428,9 +1764,10 @@ static int va_renegotiate(struct va_dev *vd)
  * only (ordered with kick_work).  Replies may complete requests while we
  * send, so each one is pinned (refs) while its message is being sent, and
  * the list is searched from its head for the next request not yet sent in
- * this round (replay_seq).
+ * this round (replay_seq).  A request already replayed VA_MAX_REPLAYS
+ * times is completed with an error instead (*kicked: queues to interrupt).
  */
-static int va_replay(struct va_dev *vd)
+static int va_replay(struct va_dev *vd, u64 *kicked)
 {
 	unsigned long flags;
 	struct va_req *r;
@@ -1452,6 +1789,12 @@ static int va_replay(struct va_dev *vd)
 		if (!found)
 			break;
 		r->replay_seq = seq;
+		if (r->replays >= VA_MAX_REPLAYS) {
+			*kicked |= 1ull << r->q->index;
+			va_fail_req(vd, r);
+			continue;
+		}
+		r->replays++;
 		r->refs++;
 		vd->stats.replayed++;
 		spin_unlock_irqrestore(&vd->lock, flags);
@@ -1472,38 +1815,90 @@ static int va_replay(struct va_dev *vd)
 	return err < 0 ? err : 0;
 }
 
+/*
+ * Renegotiate and replay; on failure retry with back-off.  A device that
+ * has not been reachable for VA_HOLD_MAX makes the transport fail what is
+ * in flight and what comes, until a renegotiation succeeds.
+ */
 static void va_reneg_work(struct work_struct *work)
 {
 	struct va_dev *vd = container_of(to_delayed_work(work), struct va_dev,
 					 reneg_work);
 	unsigned long flags;
+	bool kick = false;
+	u64 kicked = 0;
 	int err;
 
-	if (vd->broken || !vd->active)
+	spin_lock_irqsave(&vd->lock, flags);
+	if (vd->broken || !vd->active || vd->stopping) {
+		spin_unlock_irqrestore(&vd->lock, flags);
 		return;
+	}
+	va_link_down(vd);
+	spin_unlock_irqrestore(&vd->lock, flags);
+
 	mutex_lock(&vd->op_lock);
 	err = va_renegotiate(vd);
 	if (!err)
-		err = va_replay(vd);
+		err = va_replay(vd, &kicked);
 	mutex_unlock(&vd->op_lock);
+	va_reap(vd);
+	va_deliver(vd, kicked);
 
 	spin_lock_irqsave(&vd->lock, flags);
 	if (err == -ENODEV) {
 		va_mark_broken(vd, "renegotiation refused");
 	} else if (err) {
 		vd->backoff = min(vd->backoff * 2, (unsigned long)VA_PROBE_BACKOFF_MAX);
+		if (!vd->failing &&
+		    time_after(jiffies, vd->down_since + VA_HOLD_MAX)) {
+			vd->failing = true;
+			kick = true;
+			dev_info_ratelimited(&vd->pdev->dev,
+					     "device unreachable for %u s (%d): failing requests until it answers\n",
+					     jiffies_to_msecs(VA_HOLD_MAX) / 1000,
+					     err);
+		}
 		if (!vd->stopping)
 			queue_delayed_work(vd->wq, &vd->reneg_work, vd->backoff);
 	} else {
 		vd->backoff = VA_PROBE_BACKOFF_MIN;
+		vd->failing = false;
+		vd->config_stale = true;
 		vd->stats.renegotiations++;
 		dev_info_ratelimited(&vd->pdev->dev,
 				     "device session %#x: renegotiated\n",
 				     vd->dev_session);
 	}
 	spin_unlock_irqrestore(&vd->lock, flags);
-	if (!err)
+	if (!err || kick)
 		queue_work(vd->wq, &vd->kick_work);
+}
+
+/*
+ * A device that keeps requests without answering anything (its ring
+ * registered and not full) is probed by a renegotiation; if it does not
+ * answer that either, the hold bound of reneg_work applies.
+ */
+static void va_watch_work(struct work_struct *work)
+{
+	struct va_dev *vd = container_of(to_delayed_work(work), struct va_dev,
+					 watch_work);
+	unsigned long flags;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (vd->link_up && !vd->broken && !list_empty(&vd->inflight) &&
+	    time_after(jiffies, vd->last_heard + VA_HOLD_MAX)) {
+		dev_info_ratelimited(&vd->pdev->dev,
+				     "no answer for %u s: renegotiating\n",
+				     jiffies_to_msecs(VA_HOLD_MAX) / 1000);
+		vd->last_heard = jiffies;
+		va_schedule_reneg(vd, 0);
+	}
+	if (!vd->stopping)
+		queue_delayed_work(system_long_wq, &vd->watch_work,
+				   VA_HOLD_MAX / 4);
+	spin_unlock_irqrestore(&vd->lock, flags);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1549,6 +1944,10 @@ static void va_probe_work(struct work_struct *work)
 	spin_lock_irqsave(&vd->lock, flags);
 	vd->link_up = true;
 	vd->active = true;
+	vd->last_heard = jiffies;
+	if (!vd->stopping)
+		queue_delayed_work(system_long_wq, &vd->watch_work,
+				   VA_HOLD_MAX / 4);
 	spin_unlock_irqrestore(&vd->lock, flags);
 
 	dev_info(&vd->pdev->dev,
@@ -1581,10 +1980,10 @@ static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
 	broken = vd->broken;
 	spin_unlock_irqrestore(&vd->lock, flags);
 	return sysfs_emit(buf,
-			  "requests %llu\nresponses %llu\nreplayed %llu\nrenegotiations %llu\ndropped %llu\nstale %llu\nviolations %llu\nbroken %d\n",
+			  "requests %llu\nresponses %llu\nreplayed %llu\nrenegotiations %llu\ndropped %llu\nstale %llu\nviolations %llu\nrecoveries %llu\nfailed %llu\nbroken %d\n",
 			  st.requests, st.responses, st.replayed,
 			  st.renegotiations, st.dropped, st.stale,
-			  st.violations, broken);
+			  st.violations, st.recoveries, st.failed, broken);
 }
 static DEVICE_ATTR_RO(stats);
 
@@ -1595,14 +1994,25 @@ static void va_vdev_release(struct device *dev)
 	kfree(to_va(vdev));
 }
 
+/*
+ * Tear down whatever the device does: mark it stopping before anything
+ * waits, so that every wait for ring space and the control reply now
+ * awaited give up, and complete every chain with an error (the driver's
+ * remove waits for its I/O) before the virtio device goes.
+ */
 static void va_dev_destroy(struct va_dev *vd)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&vd->lock, flags);
 	vd->stopping = true;
+	vd->failing = true;
+	va_cancel_waits(vd);
 	spin_unlock_irqrestore(&vd->lock, flags);
+	va_argo_wake_senders();
+	queue_work(vd->wq, &vd->kick_work);
 	cancel_delayed_work_sync(&vd->probe_work);
+	cancel_delayed_work_sync(&vd->watch_work);
 
 	if (vd->registered) {
 		get_device(&vd->vdev.dev);
@@ -1647,6 +2057,7 @@ static int va_dev_create(unsigned int idx, u16 domid, u32 port,
 	INIT_WORK(&vd->kick_work, va_kick_work);
 	INIT_DELAYED_WORK(&vd->reneg_work, va_reneg_work);
 	INIT_DELAYED_WORK(&vd->probe_work, va_probe_work);
+	INIT_DELAYED_WORK(&vd->watch_work, va_watch_work);
 	vd->backoff = VA_PROBE_BACKOFF_MIN;
 
 	vd->wq = alloc_ordered_workqueue("virtio-argo-%u", WQ_MEM_RECLAIM, idx);

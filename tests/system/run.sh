@@ -21,6 +21,12 @@
 #            checksums, then `xl destroy` during I/O and a new domain of
 #            the same name served again (journal replay, e2fsck -fn
 #            clean, run 1's sums).
+#   stage 3  dom0 serves itself again, and a hostile peer
+#            (tests/system/va-hostile.c) attacks the transport: config
+#            reads while blkd is frozen, garbage from blkd's port during
+#            writes, DEVICE_INFO answers out of bounds, a response without
+#            the status byte, a device whose ring is full and never read
+#            (unbind and rmmod must end).
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.
@@ -30,7 +36,9 @@
 #   BUILDDIR  meson build directory of the daemons (default WORKDIR/meson)
 #   --shell   debug: after the stages, keep the machine up with a shell on
 #             the console (interactive; no timeout)
-#   VA_STAGES     stages to run in the Argo boot (default 0,1,2)
+#   VA_STAGES     stages to run in the Argo boot (default 0,1,2,3)
+#   VA_PARTS      stage 3's parts, e.g. config+garbage (default all; see
+#             tests/system/dom0/stage3.sh)
 #   VA_CACHE_DIR  where the Xen source and build and the kernel image are
 #             kept between runs, keyed on their versions
 #             (default /var/cache/virtio-argo)
@@ -53,7 +61,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=${1:-$src/build-xen}
 build=${2:-$work/meson}
 cache=${VA_CACHE_DIR:-/var/cache/virtio-argo}
-stages=${VA_STAGES:-0,1,2}
+stages=${VA_STAGES:-0,1,2,3}
 mkdir -p "$work" "$cache"
 work=$(cd "$work" && pwd)
 
@@ -219,6 +227,7 @@ gcc -static -O2 -I"$src/src/include" -o "$rd/bin/argo-selftest" "$src/tests/syst
 gcc -static -O2 -I"$src/src/include" -I"$src/src/backend" -I"$build" \
 	-o "$rd/bin/argo-xen-selftest" "$src/tests/system/argo-xen-selftest.c" \
 	"$build/src/backend/libvirtio-argo.a" -lxenstore -lxentoolcore -lpthread
+gcc -static -O2 -I"$src/src/include" -o "$rd/bin/va-hostile" "$src/tests/system/va-hostile.c"
 cp "$ours/virtio_argo_core.ko" "$ours/virtio_argo.ko" \
 	"$work/kernel/tests/kernel/argo_core_test.ko" "$rd/modules/"
 add_modules "$rd" order virtio virtio_ring virtio_blk crc32c_generic ext4
@@ -279,7 +288,7 @@ verdict() {
 # With Argo: the stages.
 log=$work/console-argo.log
 # (QEMU's multiboot list is comma-separated: the stages go as 0+1.)
-boot argo=1 "va_stages=$(echo "$stages" | tr , +)" "$log"
+boot argo=1 "va_stages=$(echo "$stages" | tr , +)${VA_PARTS:+ va_parts=$VA_PARTS}" "$log"
 [ "$shell" = 0 ] || exit 0
 for s in $(echo "$stages" | tr , ' '); do
 	expect "STAGE$s: PASS"
