@@ -212,6 +212,8 @@ chmod +x "$urd/init"
 rd=$work/initrd
 new_rd "$rd"
 add_bin "$rd" "$build/src/devices/blk/virtio-argo-blkd"
+# failfs (tests/integration/failfs.c): stage 2 holds a write in blkd.
+add_bin "$rd" "$build/tests/integration/failfs"
 add_e2fs "$rd"
 for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do
 	add_bin "$rd" "$xutils/usr/lib/xen-4.17/bin/$b" "/usr/lib/xen-4.17/bin/$b"
@@ -230,7 +232,7 @@ gcc -static -O2 -I"$src/src/include" -I"$src/src/backend" -I"$build" \
 gcc -static -O2 -I"$src/src/include" -o "$rd/bin/va-hostile" "$src/tests/system/va-hostile.c"
 cp "$ours/virtio_argo_core.ko" "$ours/virtio_argo.ko" \
 	"$work/kernel/tests/kernel/argo_core_test.ko" "$rd/modules/"
-add_modules "$rd" order virtio virtio_ring virtio_blk crc32c_generic ext4
+add_modules "$rd" order virtio virtio_ring virtio_blk crc32c_generic ext4 fuse
 add_modules "$rd" order.xen xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc
 mkdir -p "$rd/boot" "$rd/etc/xen"
 cp "$kimg/boot/vmlinuz-$kver" "$rd/boot/vmlinuz"

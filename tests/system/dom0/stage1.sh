@@ -38,7 +38,7 @@ done
 start_blkd() {
 	/bin/virtio-argo-blkd --transport xen --domid 0 --port $PORT \
 		--driver-port $DRIVER_PORT --image "$IMG" --serial va-stage1 \
-		--log-level info >"$1" 2>&1 &
+		--queues 2 --log-level info >"$1" 2>&1 &
 	blkd=$!
 	i=0
 	until grep -q 'ring registered' "$1"; do
@@ -71,6 +71,10 @@ case $path in
 esac
 [ "$(cat /sys/block/vda/size)" = 524288 ] || die "capacity $(cat /sys/block/vda/size) sectors, not 524288"
 [ "$(cat /sys/block/vda/serial)" = va-stage1 ] || die "serial is not va-stage1"
+# blkd offers two queues (MQ) and dom0 has two vCPUs: virtio_blk uses both.
+nq=$(ls /sys/block/vda/mq | wc -l)
+[ "$nq" = 2 ] || die "virtio_blk uses $nq queues, not blkd's 2"
+step "virtio_blk on 2 queues (VIRTIO_BLK_F_MQ)"
 
 mkfs.ext4 -q -F /dev/vda || die "mkfs.ext4"
 mount -t ext4 /dev/vda /mnt || die "mount"
@@ -144,7 +148,7 @@ rc=$?
 [ $rc = 0 ] || die "blkd exited with $rc after SIGTERM"
 rmmod virtio_blk || die "rmmod virtio_blk"
 rmmod virtio_argo_core || die "rmmod virtio_argo_core"
-grep -i 'error\|violation' /tmp/blkd.log /tmp/blkd2.log && die "blkd logged errors"
+grep -i 'error\|warning\|protocol violation' /tmp/blkd.log /tmp/blkd2.log && die "blkd logged trouble"
 rm -f "$IMG" /tmp/src
 step "teardown clean"
 exit 0
