@@ -6,12 +6,13 @@
 #   2. build everything with -Werror, run the Check unit suites and the
 #      integration tests (simulator, daemons, user-space guest, FUSE)
 #   3. the same unit and integration tests in an ASan+UBSan build
-#   4. the kernel modules: W=1 build without warnings, checkpatch --strict
+#   4. the kernel modules: W=1 build without warnings (also cross-built
+#      for arm64 and armhf), checkpatch --strict
 #   5. real Xen with Argo under QEMU (tests/system/run.sh): stage 0, the
 #      argo core, /dev/argo and the daemons' xen back-end in dom0; stage 1,
 #      the stock virtio_blk over virtio_argo served by virtio-argo-blkd in
 #      dom0; stage 2, an xl-created domU's virtio_blk served by blkd in
-#      dom0
+#      dom0; stage 3, the transport against a hostile peer in dom0
 # and closes with one line "N passed, N failed, N skipped".
 #
 #   scripts/test.sh [--no-sanitize] [--no-kernel] [--no-system] [--no-skip]
@@ -181,11 +182,11 @@ if [ "$kernel" = 1 ]; then
 fi
 
 if [ "$system" = 1 ]; then
-	note "real Xen with Argo under QEMU: stages 0, 1 (dom0) and 2 (an xl-created domU)"
+	note "real Xen with Argo under QEMU: stages 0, 1 (dom0), 2 (an xl-created domU) and 3 (a hostile peer)"
 	if tests/system/run.sh build-xen; then
-		pass "xen stages 0-2: argo core, /dev/argo; virtio_blk over virtio_argo in dom0 and in a domU, blkd --transport xen"
+		pass "xen stages 0-3: argo core, /dev/argo; virtio_blk over virtio_argo in dom0 and in a domU, blkd --transport xen; a hostile peer"
 	else
-		fail "xen stages 0-2 (logs in build-xen/)"
+		fail "xen stages 0-3 (logs in build-xen/)"
 	fi
 fi
 
