@@ -512,11 +512,13 @@ static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 	mutex_lock(&vd->ctrl_lock);
 	spin_lock_irqsave(&vd->lock, flags);
 	/*
-	 * Tearing down: nothing waits for the device's fences any more, and
-	 * once it has not answered, the rest is not even asked.
+	 * Tearing down, or a device unreachable for VA_HOLD_MAX (failing: its
+	 * requests are being completed with errors): nothing waits for the
+	 * device's fences any more, and once a stopping device has not
+	 * answered, the rest is not even asked.
 	 */
 	stopping = vd->stopping;
-	if (stopping)
+	if (stopping || vd->failing)
 		timeout = VA_CTRL_TIMEOUT;
 	if (stopping && vd->ctrl_gone) {
 		spin_unlock_irqrestore(&vd->lock, flags);

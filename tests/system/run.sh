@@ -256,7 +256,7 @@ boot() {
 		"$@" 2>&1 | tee "$out"
 		return
 	fi
-	timeout 600 "$@" </dev/null >"$out" 2>&1 || true
+	timeout 900 "$@" </dev/null >"$out" 2>&1 || true
 	grep -a 'ATEST: \|STAGE\|virtio_argo\|virtio-argo\|WARNING\|BUG\|Call Trace' "$out" || true
 }
 

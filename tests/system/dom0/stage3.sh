@@ -220,7 +220,12 @@ part_silent() {
 	sleep 2
 	echo "$vdev" >/sys/bus/virtio/drivers/virtio_blk/unbind &
 	u=$!
-	ended $u 120 || die "unbind of virtio_blk did not end within 120 s"
+	# The transport ends the writers' requests once the device has been
+	# unreachable for 20 s (after a first renegotiation attempt that may
+	# wait 30 s for a fenced reply); then nothing waits for fences: about
+	# 80 s under TCG (3.4 min while the later attempts and the driver's
+	# reset still waited 30 s each).
+	ended $u 240 || die "unbind of virtio_blk did not end within 240 s"
 	wait $u || die "unbind failed"
 	bad=0
 	for p in $w; do
