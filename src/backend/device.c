@@ -43,7 +43,7 @@
  * for a gone guest's requests and whoever comes next: a new guest's first
  * record is DEVICE_INFO.
  *
- * Bounds (docs/protocol.md 11.2), whatever the guest does:
+ * Bounds (docs/protocol.md 9.1), whatever the guest does:
  *   - a request counts against its queue from its arrival until its
  *     RESPONSE has been handed to Argo (q->inflight + q->unsent <= size),
  *     so a guest that stops reading its ring cannot make the device hold
