@@ -53,6 +53,7 @@
 #include <linux/slab.h>
 #include <linux/sched/mm.h>
 #include <linux/mm.h>
+#include <linux/log2.h>
 #include <linux/random.h>
 #include <linux/workqueue.h>
 #include <linux/completion.h>
@@ -1594,7 +1595,10 @@ static struct va_vq *va_setup_vq(struct va_dev *vd, u16 index,
 	max = va_le32_to_cpu(resp.max_size);
 	if (!max)
 		return ERR_PTR(-ENOENT);
-	max = min(max, VA_VRING_MAX);
+	/* A split vring's size is a power of two (vring_create_virtqueue
+	 * refuses others); the protocol allows any maximum: round down.
+	 */
+	max = rounddown_pow_of_two(min(max, VA_VRING_MAX));
 
 	q = kzalloc(sizeof(*q), GFP_KERNEL);
 	if (!q)
