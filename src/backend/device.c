@@ -774,13 +774,15 @@ static bool dev_fence_clear(const struct va_dev *dev, int scope)
 static bool dev_fence_refused(struct va_dev *dev, const struct va_rec *rec,
 			      int scope)
 {
-	/* What the reset will turn stale; held buffers are just freed. */
-	bool held = dev->fences ||
-		    (scope < 0 ? dev->nreqs - dev->nheld > 0 :
-		     dev->queues[scope].inflight - dev->queues[scope].nheld +
-		     dev->queues[scope].nstale > 0);
+	/* Its reply is held if replies are held already or the reset turns
+	 * requests stale (held buffers are just freed). */
+	bool would_hold = dev->fences ||
+			  (scope < 0 ? dev->nreqs - dev->nheld > 0 :
+			   dev->queues[scope].inflight -
+			   dev->queues[scope].nheld +
+			   dev->queues[scope].nstale > 0);
 
-	if (!held || dev->nfences < DEV_MAX_FENCES)
+	if (!would_hold || dev->nfences < DEV_MAX_FENCES)
 		return false;
 	dev_violation(dev, "too many resets pending");
 	dev_reply_err(dev, rec->msg_id, rec->queue, rec->token, VA_ERR_BUSY, 0);
@@ -789,9 +791,9 @@ static bool dev_fence_refused(struct va_dev *dev, const struct va_rec *rec,
 
 /*
  * Reply to a record that dropped work (SET_DEVICE_STATUS 0, RESET_VQUEUE,
- * DEVICE_INFO), after dev_fence_refused() let it through: at once if none of the stale requests of `scope` is left,
- * else once they have ended (dev_release_fences).  Held replies keep their
- * order.
+ * DEVICE_INFO), after dev_fence_refused() let it through: at once if none
+ * of the stale requests of `scope` is left, else once they have ended
+ * (dev_release_fences).  Held replies keep their order.
  */
 static void dev_reply_fenced(struct va_dev *dev, const struct va_rec *rec,
 			     int scope, const void *body, uint32_t len)

@@ -20,6 +20,7 @@
  */
 #define FUSE_USE_VERSION 31
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <linux/virtio_blk.h>
 
 #include "guest-blk.h"
 #include "guest-tool.h"
@@ -341,14 +343,12 @@ static int f_fallocate(const char *path, int mode, off_t off, off_t len,
 	pthread_rwlock_rdlock(&fb->rmw);
 	for (pos = (uint64_t)off / 512, r = 0; pos < end && r == 0;) {
 		uint32_t n = end - pos < max ? (uint32_t)(end - pos) : max;
-		uint8_t seg[GBLK_SEG_LEN] = { 0 };
-		unsigned int i;
+		struct virtio_blk_discard_write_zeroes seg = {
+			.sector = htole64(pos),
+			.num_sectors = htole32(n),
+		};
 
-		for (i = 0; i < 8; i++)
-			seg[i] = (uint8_t)(pos >> (8 * i));
-		for (i = 0; i < 4; i++)
-			seg[8 + i] = (uint8_t)(n >> (8 * i));
-		r = do_req(fb, type, 0, seg, sizeof(seg));
+		r = do_req(fb, type, 0, &seg, sizeof(seg));
 		pos += n;
 	}
 	pthread_rwlock_unlock(&fb->rmw);

@@ -43,7 +43,6 @@
 #define GBLK_CFG_MAX_DISCARD_SECTORS	36
 #define GBLK_CFG_MAX_WRITE_ZEROES_SECTORS 48
 #define GBLK_CFG_LEN		60	/* up to write_zeroes_may_unmap */
-#define GBLK_SEG_LEN		16	/* one discard/write-zeroes segment */
 
 struct guest_ctx;
 
@@ -72,9 +71,9 @@ int gblk_refresh(struct gblk *gb);
 /*
  * Submit one virtio-blk request (not sent until va_guest_flush or
  * process).  type: VIRTIO_BLK_T_*; for OUT `buf` is the data, for
- * DISCARD and WRITE_ZEROES `buf` holds GBLK_SEG_LEN-byte segments (`sector`
- * is unused), for IN the
- * destination (valid until the callback); *status receives the status
+ * DISCARD and WRITE_ZEROES it holds segments (struct
+ * virtio_blk_discard_write_zeroes, <linux/virtio_blk.h>; `sector` is
+ * unused), for IN the destination (valid until the callback); *status receives the status
  * byte.  The callback's result is the bytes written (len + 1 for IN,
  * 1 otherwise) or -errno.
  */
