@@ -194,8 +194,9 @@ void dev_send_event(struct va_dev *dev);
 void dev_send_hello(struct va_dev *dev);
 
 /* device-req.c */
-uint32_t dev_hash(uint32_t id, uint32_t nbuckets);
 struct dev_req *dev_find_req(struct dev_queue *q, uint32_t id);
+void dev_link_req(struct va_dev *dev, struct dev_queue *q, struct dev_req *r);
+void dev_held_put(struct va_dev *dev, struct dev_queue *q, struct dev_req *r);
 struct dev_req *dev_held_take(struct va_dev *dev, struct dev_queue *q);
 void dev_drop_held(struct va_dev *dev, int queue);
 void dev_drop_reqs(struct va_dev *dev, int queue);

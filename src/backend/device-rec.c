@@ -318,41 +318,52 @@ unsigned int va_dev_pop_space(struct va_dev *dev, uint16_t queue, size_t need,
 	return n;
 }
 
-/* Validate a REQUEST and hand it to the device.  Returns 0 or VA_ERR_*. */
-static uint32_t dev_request(struct va_dev *dev, const struct va_rec *rec)
+/* The shape of a REQUEST, from its fixed part. */
+struct dev_req_shape {
+	uint32_t out_len, in_len, nr_in;
+};
+
+/* Size of the request's in segment i (i < nr_in). */
+static uint32_t dev_rec_in_seg(const struct va_rec *rec, uint32_t i)
+{
+	uint32_t s;
+
+	memcpy(&s, rec->body + sizeof(struct va_request) + 4 * i, 4);
+	return va_le32_to_cpu(s);
+}
+
+/* Check a REQUEST against the protocol, the device's limits and state,
+ * and the queue's bounds.  Returns 0 (and its shape) or VA_ERR_*. */
+static uint32_t dev_request_check(struct va_dev *dev,
+				  const struct va_rec *rec,
+				  struct dev_req_shape *sh)
 {
 	struct va_request rq;
 	struct dev_queue *q;
-	struct dev_req *r;
-	uint32_t out_len, in_len, nr_in, i, *segs;
-	uint64_t sum = 0, head, total;
-	uint8_t *block;
+	uint64_t sum = 0;
+	uint32_t i;
 
 	if (va_rec_body(rec, &rq, sizeof(rq), false) < 0)
 		return VA_ERR_INVALID;
-	out_len = va_le32_to_cpu(rq.out_len);
-	in_len = va_le32_to_cpu(rq.in_len);
-	nr_in = va_le16_to_cpu(rq.nr_in);
-	if (nr_in > VA_MAX_IN_SEGS)
+	sh->out_len = va_le32_to_cpu(rq.out_len);
+	sh->in_len = va_le32_to_cpu(rq.in_len);
+	sh->nr_in = va_le16_to_cpu(rq.nr_in);
+	if (sh->nr_in > VA_MAX_IN_SEGS)
 		return VA_ERR_INVALID;
 	/* 64-bit: 16 + 4*256 + 2^32 cannot overflow. */
-	if ((uint64_t)rec->len != sizeof(rq) + 4ull * nr_in + out_len)
+	if ((uint64_t)rec->len != sizeof(rq) + 4ull * sh->nr_in + sh->out_len)
 		return VA_ERR_INVALID;
 	if (rec->queue >= dev->info.num_queues)
 		return VA_ERR_RANGE;
 	q = &dev->queues[rec->queue];
 	if (!(dev->status & VA_STATUS_DRIVER_OK) || !q->enabled)
 		return VA_ERR_STATE;
-	for (i = 0; i < nr_in; i++) {
-		uint32_t s;
-
-		memcpy(&s, rec->body + sizeof(rq) + 4 * i, 4);
-		sum += va_le32_to_cpu(s);
-	}
-	if (sum != in_len)
+	for (i = 0; i < sh->nr_in; i++)
+		sum += dev_rec_in_seg(rec, i);
+	if (sum != sh->in_len)
 		return VA_ERR_INVALID;
-	if (rec->len > dev->info.max_request || in_len > dev->info.max_in ||
-	    va_rec_span(sizeof(struct va_response) + (uint64_t)in_len) >
+	if (rec->len > dev->info.max_request || sh->in_len > dev->info.max_in ||
+	    va_rec_span(sizeof(struct va_response) + (uint64_t)sh->in_len) >
 	    dev_msg_limit(dev))
 		return VA_ERR_TOO_BIG;
 	if (dev_find_req(q, rec->token))
@@ -364,55 +375,69 @@ static uint32_t dev_request(struct va_dev *dev, const struct va_rec *rec)
 	/* Stale requests of earlier resets still hold memory. */
 	if (dev->nreqs >= dev->req_budget)
 		return VA_ERR_BUSY;
+	return 0;
+}
 
-	/* One block: dev_req, segment sizes, out bytes, padding, in. */
-	head = sizeof(*r) + 4ull * nr_in + out_len;
+/*
+ * The request of a checked REQUEST, in one block: dev_req, segment sizes,
+ * out bytes, padding, in (aligned, zeroed).  NULL if out of memory.
+ */
+static struct dev_req *dev_req_new(struct va_dev *dev,
+				   const struct va_rec *rec,
+				   const struct dev_req_shape *sh)
+{
+	const uint8_t *out = rec->body + sizeof(struct va_request) +
+			     4 * sh->nr_in;
+	struct dev_req *r;
+	uint64_t head, total;
+	uint32_t i, *segs;
+	uint8_t *block;
+
+	head = sizeof(*r) + 4ull * sh->nr_in + sh->out_len;
 	head = (head + REQ_IN_ALIGN - 1) & ~(uint64_t)(REQ_IN_ALIGN - 1);
-	total = head + in_len;
+	total = head + sh->in_len;
 	if (posix_memalign((void **)&block, REQ_IN_ALIGN, total ? total : 1))
-		return VA_ERR_BUSY;
+		return NULL;
 	r = (struct dev_req *)block;
 	memset(r, 0, sizeof(*r));
 	segs = (uint32_t *)(block + sizeof(*r));
-	for (i = 0; i < nr_in; i++) {
-		uint32_t s;
-
-		memcpy(&s, rec->body + sizeof(rq) + 4 * i, 4);
-		segs[i] = va_le32_to_cpu(s);
-	}
+	for (i = 0; i < sh->nr_in; i++)
+		segs[i] = dev_rec_in_seg(rec, i);
 	r->req.dev = dev;
 	r->req.queue = rec->queue;
 	r->req.id = rec->token;
-	r->req.out = block + sizeof(*r) + 4 * nr_in;
-	r->req.out_len = out_len;
-	memcpy(block + sizeof(*r) + 4 * nr_in,
-	       rec->body + sizeof(rq) + 4 * nr_in, out_len);
+	r->req.out = block + sizeof(*r) + 4 * sh->nr_in;
+	r->req.out_len = sh->out_len;
+	memcpy(block + sizeof(*r) + 4 * sh->nr_in, out, sh->out_len);
 	r->req.in = block + head;
-	r->req.in_len = in_len;
+	r->req.in_len = sh->in_len;
 	/* The device may answer fewer bytes than it was given: never let
 	 * old heap contents reach the guest. */
-	memset(r->req.in, 0, in_len);
-	r->req.nr_in = (uint16_t)nr_in;
+	memset(r->req.in, 0, sh->in_len);
+	r->req.nr_in = (uint16_t)sh->nr_in;
 	r->req.in_seg = segs;
+	return r;
+}
 
-	r->hnext = q->buckets[dev_hash(rec->token, q->nbuckets)];
-	q->buckets[dev_hash(rec->token, q->nbuckets)] = r;
-	q->inflight++;
-	r->next = &dev->reqs;
-	r->prev = dev->reqs.prev;
-	dev->reqs.prev->next = r;
-	dev->reqs.prev = r;
-	dev->nreqs++;
+/* Validate a REQUEST and hand it to the device.  Returns 0 or VA_ERR_*. */
+static uint32_t dev_request(struct va_dev *dev, const struct va_rec *rec)
+{
+	struct dev_req_shape sh;
+	struct dev_queue *q;
+	struct dev_req *r;
+	uint32_t err;
+
+	err = dev_request_check(dev, rec, &sh);
+	if (err)
+		return err;
+	r = dev_req_new(dev, rec, &sh);
+	if (!r)
+		return VA_ERR_BUSY;
+	q = &dev->queues[rec->queue];
+	dev_link_req(dev, q, r);
 	dev->stats.requests++;
 	if (q->held_mode) {
-		r->held = true;
-		if (q->held_tail)
-			q->held_tail->qnext = r;
-		else
-			q->held_head = r;
-		q->held_tail = r;
-		q->nheld++;
-		dev->nheld++;
+		dev_held_put(dev, q, r);
 		dev->ready_mask |= 1ull << rec->queue;
 		va_loop_defer(dev->loop, dev_announce_ready, dev);
 		return 0;

@@ -19,7 +19,7 @@
 /* Requests                                                            */
 /* ------------------------------------------------------------------ */
 
-uint32_t dev_hash(uint32_t id, uint32_t nbuckets)
+static uint32_t dev_hash(uint32_t id, uint32_t nbuckets)
 {
 	return (id * 2654435761u) & (nbuckets - 1);
 }
@@ -34,6 +34,21 @@ struct dev_req *dev_find_req(struct dev_queue *q, uint32_t id)
 		if (r->req.id == id)
 			return r;
 	return NULL;
+}
+
+/* A new request: into its queue's id table and the device's list. */
+void dev_link_req(struct va_dev *dev, struct dev_queue *q, struct dev_req *r)
+{
+	uint32_t b = dev_hash(r->req.id, q->nbuckets);
+
+	r->hnext = q->buckets[b];
+	q->buckets[b] = r;
+	q->inflight++;
+	r->next = &dev->reqs;
+	r->prev = dev->reqs.prev;
+	dev->reqs.prev->next = r;
+	dev->reqs.prev = r;
+	dev->nreqs++;
 }
 
 static void dev_unhash_req(struct va_dev *dev, struct dev_req *r)
@@ -63,6 +78,19 @@ static void dev_unlink_req(struct va_dev *dev, struct dev_req *r)
 	r->prev->next = r->next;
 	r->next->prev = r->prev;
 	dev->nreqs--;
+}
+
+/* Put a new request of a held queue at the end of its held list. */
+void dev_held_put(struct va_dev *dev, struct dev_queue *q, struct dev_req *r)
+{
+	r->held = true;
+	if (q->held_tail)
+		q->held_tail->qnext = r;
+	else
+		q->held_head = r;
+	q->held_tail = r;
+	q->nheld++;
+	dev->nheld++;
 }
 
 /* Take the head of a held queue's list (the device or a drop takes it). */
