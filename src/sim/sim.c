@@ -628,77 +628,71 @@ static int op_attach(struct sim *s, struct sim_client *c, const void *body,
 	return 0;
 }
 
-static int op_register(struct sim *s, struct sim_client *c, const void *body,
-		       uint32_t len)
+/* Check a REGISTER against the domains, the policy and the rings that
+ * exist.  Returns 0 (and the request) or -errno. */
+static int register_check(struct sim *s, const struct sim_client *c,
+			  struct sim_domain *d, const void *body, uint32_t len,
+			  struct va_sim_register *req)
 {
-	struct sim_domain *d = dom_get(s, c->domid);
-	struct va_sim_register req;
+	if (!d || len != sizeof(*req))
+		return -EINVAL;
+	memcpy(req, body, sizeof(*req));
+	if (!va_argo_ring_len_valid(req->len))
+		return -EINVAL;
+	if (req->partner == VA_ARGO_DOMID_ANY)
+		return -EPERM;	/* Xen without mac-permissive */
+	if (!dom_get(s, req->partner))
+		return -ESRCH;
+	if (!va_policy_may_send(s->policy, req->partner, c->domid)) {
+		peer_log(VA_LOG_NOTICE, "register %u:%u partner %u refused by policy",
+			 c->domid, req->port, req->partner);
+		return -EACCES;
+	}
+	if (ring_find(d, req->port, req->partner))
+		return -EEXIST;
+	if (d->nrings >= VA_ARGO_MAX_RINGS_PER_DOMAIN)
+		return -ENOSPC;
+	return 0;
+}
+
+/* A new ring over the client's memory fd of a ring of `len` bytes (the
+ * fd stays the caller's).  Returns 0 or -errno. */
+static int ring_map(int fd, uint32_t len, struct sim_ring **ret)
+{
 	struct sim_ring *r;
 	struct stat st;
 	void *map;
-	int fd, err;
 
-	fd = take_fd(c);
-	if (!d || len != sizeof(req)) {
-		err = -EINVAL;
-		goto out;
-	}
-	memcpy(&req, body, sizeof(req));
-	if (!va_argo_ring_len_valid(req.len)) {
-		err = -EINVAL;
-		goto out;
-	}
-	if (req.partner == VA_ARGO_DOMID_ANY) {
-		err = -EPERM;	/* Xen without mac-permissive */
-		goto out;
-	}
-	if (!dom_get(s, req.partner)) {
-		err = -ESRCH;
-		goto out;
-	}
-	if (!va_policy_may_send(s->policy, req.partner, c->domid)) {
-		peer_log(VA_LOG_NOTICE, "register %u:%u partner %u refused by policy",
-			 c->domid, req.port, req.partner);
-		err = -EACCES;
-		goto out;
-	}
-	if (ring_find(d, req.port, req.partner)) {
-		err = -EEXIST;
-		goto out;
-	}
-	if (d->nrings >= VA_ARGO_MAX_RINGS_PER_DOMAIN) {
-		err = -ENOSPC;
-		goto out;
-	}
-	if (fd < 0) {
-		err = -EBADF;
-		goto out;
-	}
+	if (fd < 0)
+		return -EBADF;
 	/* Only a memfd sealed against shrinking is safe to write through:
 	 * a file the client could truncate would fault us. */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0 || fstat(fd, &st) < 0 ||
-	    (uint64_t)st.st_size < va_sim_ring_map_size(req.len)) {
-		err = -EINVAL;
-		goto out;
-	}
+	    (uint64_t)st.st_size < va_sim_ring_map_size(len))
+		return -EINVAL;
 	r = calloc(1, sizeof(*r));
-	if (!r) {
-		err = -ENOMEM;
-		goto out;
-	}
-	r->map_size = va_sim_ring_map_size(req.len);
+	if (!r)
+		return -ENOMEM;
+	r->map_size = va_sim_ring_map_size(len);
 	map = mmap(NULL, r->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		free(r);
-		err = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	r->hdr = map;
+	*ret = r;
+	return 0;
+}
+
+/* Make a mapped ring the client's, on its domain's list. */
+static void ring_add(struct sim_domain *d, struct sim_client *c,
+		     struct sim_ring *r, const struct va_sim_register *req)
+{
 	r->dom = d;
 	r->owner = c;
-	r->port = req.port;
-	r->partner = req.partner;
-	r->len = req.len;
+	r->port = req->port;
+	r->partner = req->partner;
+	r->len = req->len;
 	/* As Xen: keep a valid tx_ptr found in the ring, else start at rx. */
 	r->tx = __atomic_load_n(&r->hdr->tx_ptr, __ATOMIC_RELAXED);
 	if (r->tx >= r->len || (r->tx % VA_ARGO_SLOT))
@@ -709,8 +703,22 @@ static int op_register(struct sim *s, struct sim_client *c, const void *body,
 	d->nrings++;
 	va_debug("ring %u:%u partner %u len %u registered", c->domid, r->port,
 		 r->partner, r->len);
-	err = 0;
-out:
+}
+
+static int op_register(struct sim *s, struct sim_client *c, const void *body,
+		       uint32_t len)
+{
+	struct sim_domain *d = dom_get(s, c->domid);
+	struct va_sim_register req;
+	struct sim_ring *r;
+	int fd, err;
+
+	fd = take_fd(c);
+	err = register_check(s, c, d, body, len, &req);
+	if (!err)
+		err = ring_map(fd, req.len, &r);
+	if (!err)
+		ring_add(d, c, r, &req);
 	if (fd >= 0)
 		close(fd);
 	return err;
@@ -1089,6 +1097,67 @@ static bool client_process(struct sim *s, struct sim_client *c)
 	return true;
 }
 
+/* Where the next read of c goes: the rest of a direct frame into its
+ * ring, or the buffer.  Returns the number of iovecs (1 or 2). */
+static size_t client_read_iov(struct sim_client *c, struct iovec *iov)
+{
+	const size_t attach_frame = sizeof(struct va_sim_hdr) + VA_SIM_ATTACH_BODY;
+	uint32_t n1, n2;
+	size_t room;
+
+	if (c->direct && c->dring) {
+		va_argo_ring_split(c->dpos, c->dleft, c->dring->len, &n1, &n2);
+		iov[0].iov_base = c->dring->hdr->ring + c->dpos;
+		iov[0].iov_len = n1;
+		iov[1].iov_base = c->dring->hdr->ring;
+		iov[1].iov_len = n2;
+		return n2 ? 2 : 1;
+	}
+	if (c->direct) {
+		/* Ring gone: read the rest into the buffer, discard. */
+		iov[0].iov_base = c->buf;
+		iov[0].iov_len = c->dleft < c->cap ? c->dleft : c->cap;
+		return 1;
+	}
+	/* The start of a frame: at most SIM_DIRECT_MIN, so a large sendv
+	 * copies at most that much from the buffer when it turns to direct
+	 * receive. */
+	room = c->cap - c->got;
+	if (c->got < SIM_DIRECT_MIN && room > SIM_DIRECT_MIN - c->got)
+		room = SIM_DIRECT_MIN - c->got;
+	/* Not attached: no more than the ATTACH frame (a complete one is
+	 * processed before the next read). */
+	if (!c->attached && room > attach_frame - c->got)
+		room = attach_frame - c->got;
+	iov[0].iov_base = c->buf + c->got;
+	iov[0].iov_len = room;
+	return 1;
+}
+
+/* Keep the first fd a read brought as the frame's, close the others. */
+static void client_take_fds(struct sim_client *c, struct msghdr *mh)
+{
+	struct cmsghdr *cmsg;
+	unsigned int i, nfd;
+	int fds[4];
+
+	for (cmsg = CMSG_FIRSTHDR(mh); cmsg; cmsg = CMSG_NXTHDR(mh, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (unsigned int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		if (nfd > 4)
+			nfd = 4;
+		memcpy(fds, CMSG_DATA(cmsg), nfd * sizeof(int));
+		for (i = 0; i < nfd; i++) {
+			if (c->frame_fd < 0)
+				c->frame_fd = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+}
+
 /*
  * Reads what the socket has into c->buf (a correct client has at most one
  * frame in flight, so one read usually takes a whole small frame; the
@@ -1101,46 +1170,13 @@ static void client_read(struct sim *s, struct sim_client *c)
 		struct cmsghdr c;
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
 	} cm;
-	struct cmsghdr *cmsg;
 	struct msghdr mh;
 	struct iovec iov[2];
-	uint32_t n1, n2;
-	const size_t attach_frame = sizeof(struct va_sim_hdr) + VA_SIM_ATTACH_BODY;
-	size_t room;
 	ssize_t n;
-	unsigned int i, nfd;
-	int fds[4];
 
 	for (;;) {
 		memset(&mh, 0, sizeof(mh));
-		if (c->direct && c->dring) {
-			va_argo_ring_split(c->dpos, c->dleft, c->dring->len, &n1, &n2);
-			iov[0].iov_base = c->dring->hdr->ring + c->dpos;
-			iov[0].iov_len = n1;
-			iov[1].iov_base = c->dring->hdr->ring;
-			iov[1].iov_len = n2;
-			mh.msg_iovlen = n2 ? 2 : 1;
-		} else if (c->direct) {
-			/* Ring gone: read the rest into the buffer, discard. */
-			iov[0].iov_base = c->buf;
-			iov[0].iov_len = c->dleft < c->cap ? c->dleft : c->cap;
-			mh.msg_iovlen = 1;
-		} else {
-			/* The start of a frame: at most SIM_DIRECT_MIN, so a
-			 * large sendv copies at most that much from the buffer
-			 * when it turns to direct receive. */
-			room = c->cap - c->got;
-			if (c->got < SIM_DIRECT_MIN &&
-			    room > SIM_DIRECT_MIN - c->got)
-				room = SIM_DIRECT_MIN - c->got;
-			/* Not attached: no more than the ATTACH frame (a
-			 * complete one is processed before the next read). */
-			if (!c->attached && room > attach_frame - c->got)
-				room = attach_frame - c->got;
-			iov[0].iov_base = c->buf + c->got;
-			iov[0].iov_len = room;
-			mh.msg_iovlen = 1;
-		}
+		mh.msg_iovlen = client_read_iov(c, iov);
 		mh.msg_iov = iov;
 		mh.msg_control = cm.buf;
 		mh.msg_controllen = sizeof(cm.buf);
@@ -1152,21 +1188,7 @@ static void client_read(struct sim *s, struct sim_client *c)
 				client_drop(s, c);
 			return;
 		}
-		for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
-			if (cmsg->cmsg_level != SOL_SOCKET ||
-			    cmsg->cmsg_type != SCM_RIGHTS)
-				continue;
-			nfd = (unsigned int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			if (nfd > 4)
-				nfd = 4;
-			memcpy(fds, CMSG_DATA(cmsg), nfd * sizeof(int));
-			for (i = 0; i < nfd; i++) {
-				if (c->frame_fd < 0)
-					c->frame_fd = fds[i];
-				else
-					close(fds[i]);
-			}
-		}
+		client_take_fds(c, &mh);
 		if (mh.msg_flags & MSG_CTRUNC) {
 			client_violation(s, c, "too many fds");
 			return;
@@ -1448,7 +1470,17 @@ static void sim_cleanup(struct sim *s)
 	va_policy_free(s->policy);
 }
 
-int main(int argc, char **argv)
+struct sim_opts {
+	const char *socket;		/* NULL: the default */
+	const char *policy;		/* NULL: none */
+	bool verbose;
+	uint8_t initial[VA_SIM_MAX_DOMAINS];	/* domains created at start */
+};
+
+/* Parse the command line into s and o.  Returns -1 to go on, else the
+ * exit status. */
+static int parse_options(int argc, char **argv, struct sim *s,
+			 struct sim_opts *o)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -1460,27 +1492,20 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
-	static struct sim s = { .attach_timeout_ms = SIM_ATTACH_TIMEOUT_MS };
-	static uint8_t initial[VA_SIM_MAX_DOMAINS];
-	const char *sock_opt = NULL, *policy = NULL;
-	struct epoll_event ev = { .events = EPOLLIN };
-	bool verbose = false;
 	unsigned long ul;
 	char *end;
-	sigset_t mask;
-	unsigned int i;
-	int c, err;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "s:p:d:t:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			sock_opt = optarg;
+			o->socket = optarg;
 			break;
 		case 'p':
-			policy = optarg;
+			o->policy = optarg;
 			break;
 		case 'd':
-			if (parse_domains(optarg, initial) < 0) {
+			if (parse_domains(optarg, o->initial) < 0) {
 				fprintf(stderr, "virtio-argo-sim: bad --domains '%s'\n",
 					optarg);
 				return 2;
@@ -1495,10 +1520,10 @@ int main(int argc, char **argv)
 					optarg, SIM_ATTACH_TIMEOUT_MAX);
 				return 2;
 			}
-			s.attach_timeout_ms = (unsigned int)ul;
+			s->attach_timeout_ms = (unsigned int)ul;
 			break;
 		case 'v':
-			verbose = true;
+			o->verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1515,34 +1540,59 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	va_log_init("virtio-argo-sim", verbose ? VA_LOG_DEBUG : VA_LOG_INFO, false);
-	if (va_policy_load(policy, &s.policy) < 0)
-		return 2;
-	s.path = va_sim_socket_path(sock_opt);
+	return -1;
+}
+
+/* Block SIGTERM/SIGINT into s->sigfd, and listen on s->path; both are
+ * watched by s->epfd.  Returns 0, or -1 if the socket cannot be had. */
+static int sim_open(struct sim *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t mask;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	s.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	s.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s.sigfd < 0 || s.epfd < 0)
+	s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->sigfd < 0 || s->epfd < 0)
 		va_fatal("signalfd/epoll: %s", strerror(errno));
-	s.lfd = listen_socket(s.path);
-	if (s.lfd < 0)
-		return 1;
-	ev.data.ptr = &s.lfd;
-	epoll_ctl(s.epfd, EPOLL_CTL_ADD, s.lfd, &ev);
-	ev.data.ptr = &s.sigfd;
-	epoll_ctl(s.epfd, EPOLL_CTL_ADD, s.sigfd, &ev);
+	s->lfd = listen_socket(s->path);
+	if (s->lfd < 0)
+		return -1;
+	ev.data.ptr = &s->lfd;
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev);
+	ev.data.ptr = &s->sigfd;
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev);
+	return 0;
+}
 
-	initial[0] = 1;
+int main(int argc, char **argv)
+{
+	static struct sim s = { .attach_timeout_ms = SIM_ATTACH_TIMEOUT_MS };
+	static struct sim_opts o;
+	unsigned int i;
+	int err;
+
+	err = parse_options(argc, argv, &s, &o);
+	if (err >= 0)
+		return err;
+	va_log_init("virtio-argo-sim", o.verbose ? VA_LOG_DEBUG : VA_LOG_INFO,
+		    false);
+	if (va_policy_load(o.policy, &s.policy) < 0)
+		return 2;
+	s.path = va_sim_socket_path(o.socket);
+	if (sim_open(&s) < 0)
+		return 1;
+
+	o.initial[0] = 1;
 	for (i = 0; i < VA_SIM_MAX_DOMAINS; i++)
-		if (initial[i] && dom_create(&s, i) < 0)
+		if (o.initial[i] && dom_create(&s, i) < 0)
 			va_fatal("cannot create domain %u", i);
-	va_info("listening on %s%s%s", s.path, policy ? ", policy " : "",
-		policy ? policy : "");
+	va_info("listening on %s%s%s", s.path, o.policy ? ", policy " : "",
+		o.policy ? o.policy : "");
 
 	err = run(&s);
 	close(s.lfd);

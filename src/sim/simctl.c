@@ -87,7 +87,17 @@ static int parse_domid(const char *s, uint16_t *ret)
 	return r;
 }
 
-int main(int argc, char **argv)
+/* A command of the command line. */
+struct ctl_cmd {
+	const char *socket;		/* --sim-socket, NULL: the default */
+	const char *name;		/* as given */
+	uint16_t op;
+	struct va_sim_domain dr;	/* the domain of create/destroy */
+};
+
+/* Parse the command line into cmd.  Returns -1 to go on, else the exit
+ * status. */
+static int parse_command(int argc, char **argv, struct ctl_cmd *cmd)
 {
 	static const struct option opts[] = {
 		{ "sim-socket", required_argument, NULL, 's' },
@@ -95,22 +105,13 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
-	static uint16_t list[VA_SIM_MAX_DOMAINS];
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct va_sim_attach at = {
-		.magic = VA_SIM_MAGIC, .version = VA_SIM_VERSION,
-		.flags = VA_SIM_ATTACH_CONTROL,
-	};
-	struct va_sim_domain dr = { 0 };
-	const char *sock_opt = NULL, *path, *cmd;
-	uint32_t got = 0, i;
-	uint16_t op;
-	int c, fd, ret;
+	const char *name;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "s:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			sock_opt = optarg;
+			cmd->socket = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -127,13 +128,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	cmd = argv[optind];
-	if (!strcmp(cmd, "list") && argc - optind == 1) {
-		op = VA_SIM_OP_DOMAIN_LIST;
-	} else if ((!strcmp(cmd, "create") || !strcmp(cmd, "destroy")) &&
+	name = cmd->name = argv[optind];
+	if (!strcmp(name, "list") && argc - optind == 1) {
+		cmd->op = VA_SIM_OP_DOMAIN_LIST;
+	} else if ((!strcmp(name, "create") || !strcmp(name, "destroy")) &&
 		   argc - optind == 2) {
-		op = cmd[0] == 'c' ? VA_SIM_OP_DOMAIN_CREATE : VA_SIM_OP_DOMAIN_DESTROY;
-		if (parse_domid(argv[optind + 1], &dr.domid) < 0) {
+		cmd->op = name[0] == 'c' ? VA_SIM_OP_DOMAIN_CREATE :
+					   VA_SIM_OP_DOMAIN_DESTROY;
+		if (parse_domid(argv[optind + 1], &cmd->dr.domid) < 0) {
 			fprintf(stderr, "virtio-argo-simctl: bad domid '%s'\n",
 				argv[optind + 1]);
 			return 2;
@@ -142,35 +144,67 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
 
-	path = va_sim_socket_path(sock_opt);
+/* Connect to the simulator at path as a control client.  Returns the
+ * socket, or the exit status negated. */
+static int control_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct va_sim_attach at = {
+		.magic = VA_SIM_MAGIC, .version = VA_SIM_VERSION,
+		.flags = VA_SIM_ATTACH_CONTROL,
+	};
+	int fd, ret;
+
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "virtio-argo-simctl: socket path too long\n");
-		return 2;
+		return -2;
 	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "virtio-argo-simctl: cannot connect to %s: %s\n",
 			path, strerror(errno));
-		return 1;
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
 	ret = rpc(fd, VA_SIM_OP_ATTACH, &at, sizeof(at), NULL, 0, NULL);
 	if (ret < 0) {
 		fprintf(stderr, "virtio-argo-simctl: control refused: %s\n",
 			strerror(-ret));
-		return 1;
+		close(fd);
+		return -1;
 	}
-	if (op == VA_SIM_OP_DOMAIN_LIST)
-		ret = rpc(fd, op, NULL, 0, list, sizeof(list), &got);
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	static uint16_t list[VA_SIM_MAX_DOMAINS];
+	struct ctl_cmd cmd = { 0 };
+	uint32_t got = 0, i;
+	int fd, ret;
+
+	ret = parse_command(argc, argv, &cmd);
+	if (ret >= 0)
+		return ret;
+	fd = control_connect(va_sim_socket_path(cmd.socket));
+	if (fd < 0)
+		return -fd;
+	if (cmd.op == VA_SIM_OP_DOMAIN_LIST)
+		ret = rpc(fd, cmd.op, NULL, 0, list, sizeof(list), &got);
 	else
-		ret = rpc(fd, op, &dr, sizeof(dr), NULL, 0, NULL);
+		ret = rpc(fd, cmd.op, &cmd.dr, sizeof(cmd.dr), NULL, 0, NULL);
 	close(fd);
 	if (ret < 0) {
-		fprintf(stderr, "virtio-argo-simctl: %s: %s\n", cmd, strerror(-ret));
+		fprintf(stderr, "virtio-argo-simctl: %s: %s\n", cmd.name,
+			strerror(-ret));
 		return 1;
 	}
-	for (i = 0; op == VA_SIM_OP_DOMAIN_LIST && i < got / 2; i++)
+	for (i = 0; cmd.op == VA_SIM_OP_DOMAIN_LIST && i < got / 2; i++)
 		printf("%u\n", list[i]);
 	return 0;
 }
