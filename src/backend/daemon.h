@@ -1,26 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What every device daemon shares: the common command-line options
- * (guest and own domain, port, ring length, transport, simulator socket,
- * log level, syslog), opening the loop and Argo, and the clean-shutdown
- * signal handling (SIGTERM/SIGINT -> va_dev_stop -> exit 0).
+ * The daemon skeleton: what every device daemon shares, so that a daemon's
+ * main.c is its own options and a descriptor.
  *
- * Use with getopt_long: put VA_DAEMON_LONGOPTS in the option table (their
- * values are >= VA_DAEMON_OPT_BASE, out of the way of short options) and
- * pass every option to va_daemon_parse_opt() first.
+ * The skeleton parses the common options once for every program (guest
+ * and own domain, ports, ring length, queue count and size, transport,
+ * simulator socket, logging, stop timeout, --help, --version), hands the
+ * others to the device, then runs the life cycle:
  *
- *	struct va_daemon_opts o;
- *	va_daemon_opts_init(&o, MY_PORT);
- *	while ((c = getopt_long(...)) != -1) {
- *		r = va_daemon_parse_opt(&o, c, optarg);
- *		if (r > 0) continue;            // handled
- *		if (r < 0) exit(2);             // bad value, message printed
- *		switch (c) { ... device options ... }
+ *   parse -> check -> create (the device's own resources: an image, a
+ *   TAP; their errors are the operator's most likely, so they come before
+ *   Argo is opened) -> open the loop and Argo -> va_dev_new -> attach ->
+ *   start and serve until SIGTERM/SIGINT (va_dev_stop with the stop
+ *   timeout) -> detach -> close -> destroy.
+ *
+ *	static const struct va_daemon_desc desc = {
+ *		.prog = "virtio-argo-blkd", .dev_name = "blk", ...,
+ *		.options = blk_options, .parse_opt = blk_parse_opt,
+ *		.create = blk_create, .attach = blk_attach, ...
+ *	};
+ *	int main(int argc, char **argv)
+ *	{
+ *		struct blk_opts bo = { ...defaults... };
+ *		return va_daemon_main(&desc, &bo, argc, argv);
  *	}
- *	if (va_daemon_opts_check(&o) < 0) exit(2);
- *	va_daemon_open(&d, argv[0], &o);      // log, loop, Argo
- *	va_dev_new(d.loop, d.argo, &info, &ops, priv, &dopts, &dev);
- *	return va_daemon_run(&d, dev);        // start, serve, stop on signal
+ *
+ * Every option has one name in every program; the device's option table
+ * is also the list of keys a configuration file will accept (a key is a
+ * long option's name), so a device declares each setting once.
+ *
+ * Exit status: 0 after a clean stop (and for --help, --version), 1 on a
+ * failure, 2 on bad usage (one line naming the option and the value).
  */
 #ifndef VA_BACKEND_DAEMON_H
 #define VA_BACKEND_DAEMON_H
@@ -35,35 +45,15 @@
 #include "log.h"
 #include "loop.h"
 
-enum {
-	VA_DAEMON_OPT_BASE = 0x1000,
-	VA_DAEMON_OPT_DOMID = VA_DAEMON_OPT_BASE,
-	VA_DAEMON_OPT_DOMAIN,
-	VA_DAEMON_OPT_SELF_DOMID,
-	VA_DAEMON_OPT_PORT,
-	VA_DAEMON_OPT_DRIVER_PORT,
-	VA_DAEMON_OPT_RING_LEN,
-	VA_DAEMON_OPT_TRANSPORT,
-	VA_DAEMON_OPT_SIM_SOCKET,
-	VA_DAEMON_OPT_LOG_LEVEL,
-	VA_DAEMON_OPT_SYSLOG,
-	VA_DAEMON_OPT_STOP_TIMEOUT,
-};
-
-#define VA_DAEMON_LONGOPTS						\
-	{ "domid", required_argument, NULL, VA_DAEMON_OPT_DOMID },	\
-	{ "domain", required_argument, NULL, VA_DAEMON_OPT_DOMAIN },	\
-	{ "self-domid", required_argument, NULL, VA_DAEMON_OPT_SELF_DOMID }, \
-	{ "port", required_argument, NULL, VA_DAEMON_OPT_PORT },	\
-	{ "driver-port", required_argument, NULL, VA_DAEMON_OPT_DRIVER_PORT }, \
-	{ "ring-len", required_argument, NULL, VA_DAEMON_OPT_RING_LEN }, \
-	{ "transport", required_argument, NULL, VA_DAEMON_OPT_TRANSPORT }, \
-	{ "sim-socket", required_argument, NULL, VA_DAEMON_OPT_SIM_SOCKET }, \
-	{ "log-level", required_argument, NULL, VA_DAEMON_OPT_LOG_LEVEL }, \
-	{ "syslog", no_argument, NULL, VA_DAEMON_OPT_SYSLOG },		\
-	{ "stop-timeout-ms", required_argument, NULL, VA_DAEMON_OPT_STOP_TIMEOUT }
+/* Device options use getopt values in [VA_DAEMON_DEV_OPT, VA_DAEMON_OPT_BASE). */
+#define VA_DAEMON_DEV_OPT	0x100
+#define VA_DAEMON_OPT_BASE	0x1000
 
 #define VA_DAEMON_STOP_TIMEOUT_DEFAULT	5000u	/* ms */
+
+/* va_daemon_parse(): go on to run the daemon (any other value is the
+ * process's exit status). */
+#define VA_DAEMON_CONTINUE	(-1)
 
 struct va_daemon_opts {
 	bool have_guest;
@@ -72,7 +62,9 @@ struct va_daemon_opts {
 	uint16_t self_domid;		/* --self-domid, default 0 */
 	uint32_t port;			/* --port, default per daemon */
 	uint32_t driver_port;		/* --driver-port, 0: same as port */
-	uint32_t ring_len;		/* --ring-len, 0: VA_RING_LEN_DEFAULT */
+	uint32_t ring_len;		/* --ring-len, VA_RING_LEN_DEFAULT */
+	uint16_t queues;		/* --queues (devices that take it) */
+	uint32_t queue_size;		/* --queue-size (the same) */
 	enum va_transport transport;	/* --transport */
 	const char *sim_socket;		/* --sim-socket, NULL: env/default */
 	enum va_log_level log_level;	/* --log-level */
@@ -80,39 +72,66 @@ struct va_daemon_opts {
 	uint64_t stop_timeout_ms;	/* --stop-timeout-ms */
 };
 
-void va_daemon_opts_init(struct va_daemon_opts *o, uint32_t default_port);
-/* Returns 1 if `opt` was a common option (stored), 0 if not ours,
- * -EINVAL if its value is bad (a message went to stderr). */
-int va_daemon_parse_opt(struct va_daemon_opts *o, int opt, const char *arg);
-/* After parsing: -EINVAL (message printed) if --domid is missing. */
-int va_daemon_opts_check(const struct va_daemon_opts *o);
-/* The common options' lines for --help. */
-void va_daemon_usage(FILE *f);
-/* Device options from the common ones. */
-void va_daemon_dev_opts(const struct va_daemon_opts *o, const char *name,
-			struct va_dev_opts *ret);
+struct va_daemon_desc {
+	const char *prog;		/* "virtio-argo-blkd": logs, --version */
+	const char *dev_name;		/* "blk": the device core's log name */
+	const char *synopsis;		/* --help: what follows "Usage: prog " */
+	const char *summary;		/* --help: what the program does */
+	const char *notes;		/* --help: signals, test hooks (or NULL) */
+	uint32_t default_port;
+	/*
+	 * --queues and --queue-size: offered when max_queues > 0 (a device
+	 * with a fixed queue count leaves it 0).  The defaults are used when
+	 * the option is not given.
+	 */
+	uint16_t max_queues, default_queues;
+	uint32_t max_queue_size, default_queue_size;
 
-struct va_daemon {
-	struct va_loop *loop;
-	struct va_argo *argo;
-	struct va_dev *dev;
-	uint64_t stop_timeout_ms;
-	bool stopping;
+	/* The device's own options (NULL-terminated, .val in the device
+	 * range, .flag NULL) and their --help lines. */
+	const struct option *options;
+	void (*usage)(FILE *f);
+	/*
+	 * One device option: return 0 when stored, or -EINVAL after printing
+	 * (va_daemon_bad_value() or a line of its own) what was wrong.
+	 */
+	int (*parse_opt)(void *cfg, int opt, const char *arg);
+	/* After every option: check what depends on several; -EINVAL with
+	 * a message printed is bad usage.  Optional. */
+	int (*check)(void *cfg, const struct va_daemon_opts *o);
+	/*
+	 * Open the device's resources and describe it: fill *info and *ops and
+	 * return the device's own pointer in *priv (it is the opaque pointer
+	 * every ops callback receives).  Logging is set up, Argo not yet.
+	 * Negative errno on failure (logged by the device).
+	 */
+	int (*create)(void *cfg, const struct va_daemon_opts *o, void **priv,
+		      struct va_dev_info *info, const struct va_dev_ops **ops);
+	/* The device core exists: start engines, add signals (SIGHUP...).
+	 * Negative errno on failure (logged).  Optional. */
+	int (*attach)(void *priv, struct va_dev *dev, struct va_loop *loop);
+	/* What is served, for the start-up line ("an image path").
+	 * Optional. */
+	const char *(*describe)(void *priv);
+	/* The loop has ended (or attach failed): finish I/O in flight, whose
+	 * completions still go to the core, and let go of the loop.
+	 * Optional. */
+	void (*detach)(void *priv);
+	/* Free what create made, after the device core is freed.  Optional. */
+	void (*destroy)(void *priv);
 };
 
-/* Log set-up, loop with SIGTERM/SIGINT taken (SIGPIPE ignored), Argo
- * connection.  Call it before starting any thread.  On failure everything
- * is closed and a negative errno returned (logged). */
-int va_daemon_open(struct va_daemon *d, const char *ident,
-		   const struct va_daemon_opts *o);
-/*
- * Start dev and run the loop until SIGTERM/SIGINT has stopped it cleanly
- * (va_dev_stop with the stop timeout) or something called va_loop_quit.
- * A second signal while stopping quits at once.
- * Returns the process exit code: 0 after a clean stop, 1 on failure.
- */
-int va_daemon_run(struct va_daemon *d, struct va_dev *dev);
-/* Frees d->dev (if set), Argo and the loop. */
-void va_daemon_close(struct va_daemon *d);
+/* The whole daemon: returns the process's exit status. */
+int va_daemon_main(const struct va_daemon_desc *desc, void *cfg, int argc,
+		   char **argv);
+
+/* The parts of va_daemon_main, for tests and for programs that are not
+ * a daemon of one device. */
+int va_daemon_parse(const struct va_daemon_desc *desc, void *cfg, int argc,
+		    char **argv, struct va_daemon_opts *o);
+void va_daemon_usage(const struct va_daemon_desc *desc, FILE *f);
+/* Prints "PROG: invalid value for --NAME: 'ARG'" (plus `why` when not
+ * NULL) to stderr; returns -EINVAL for parse_opt to return. */
+int va_daemon_bad_value(const char *name, const char *arg, const char *why);
 
 #endif /* VA_BACKEND_DAEMON_H */

@@ -18,7 +18,6 @@
  * flight when a test restarts or resets something.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,30 +100,35 @@ static void testd_sighup(struct va_loop *loop, int signo, void *opaque)
 	va_notice("config event %u", t->events);
 }
 
-static void usage(FILE *f)
+static void testd_usage(FILE *f)
 {
 	fprintf(f,
-"Usage: virtio-argo-testd --domid N [OPTIONS]\n"
-"A test device for virtio-argo (device id %#x): queue 0 echoes, queue 1\n"
-"XORs with 0xa5; SIGHUP bumps a config field.\n\n"
-"  --delay-ms MS        complete requests MS milliseconds late\n",
-		VA_TESTDEV_ID);
-	va_daemon_usage(f);
-	fprintf(f, "  (default port %#x)\n", VA_TESTDEV_PORT);
+"  --delay-ms MS         complete requests MS milliseconds late\n");
 }
 
-enum { OPT_DELAY = 1, OPT_HELP, OPT_VERSION };
+enum { OPT_DELAY = VA_DAEMON_DEV_OPT };
 
-int main(int argc, char **argv)
+static const struct option testd_options[] = {
+	{ "delay-ms", required_argument, NULL, OPT_DELAY },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int testd_parse_opt(void *cfg, int opt, const char *arg)
 {
-	static const struct option longopts[] = {
-		VA_DAEMON_LONGOPTS,
-		{ "delay-ms", required_argument, NULL, OPT_DELAY },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct va_dev_info info = {
+	struct testd *t = cfg;
+
+	if (opt != OPT_DELAY)
+		return -EINVAL;
+	if (va_parse_u32(arg, 0, 3600000, &t->delay_ms) < 0)
+		return va_daemon_bad_value("delay-ms", arg, NULL);
+	return 0;
+}
+
+static int testd_create(void *cfg, const struct va_daemon_opts *o,
+			void **priv, struct va_dev_info *info,
+			const struct va_dev_ops **ops)
+{
+	*info = (struct va_dev_info){
 		.device_id = VA_TESTDEV_ID,
 		.vendor_id = 0,
 		.features = VA_TESTDEV_F_DUMMY,
@@ -132,62 +136,42 @@ int main(int argc, char **argv)
 		.max_queue_size = VA_TESTDEV_QUEUE_MAX,
 		.config_size = VA_TESTDEV_CONFIG_SIZE,
 	};
-	struct va_daemon_opts o;
-	struct va_dev_opts dopts;
-	struct va_daemon d;
-	struct testd t = { 0 };
-	int c, r;
+	*ops = &testd_ops;
+	*priv = cfg;
+	return 0;
+}
 
-	va_daemon_opts_init(&o, VA_TESTDEV_PORT);
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		r = va_daemon_parse_opt(&o, c, optarg);
-		if (r > 0)
-			continue;
-		if (r < 0)
-			return 2;
-		switch (c) {
-		case OPT_DELAY:
-			if (va_parse_u32(optarg, 0, 3600000, &t.delay_ms) < 0) {
-				fprintf(stderr, "invalid --delay-ms '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case OPT_HELP:
-			usage(stdout);
-			return 0;
-		case OPT_VERSION:
-			printf("virtio-argo-testd %s\n", VA_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (va_daemon_opts_check(&o) < 0)
-		return 2;
-	if (va_daemon_open(&d, "virtio-argo-testd", &o) < 0)
-		return 1;
-	va_daemon_dev_opts(&o, "test", &dopts);
-	r = va_dev_new(d.loop, d.argo, &info, &testd_ops, &t, &dopts, &t.dev);
-	if (r < 0) {
-		va_log_errno(VA_LOG_ERR, r, "device");
-		va_daemon_close(&d);
-		return 1;
-	}
-	put_le32(va_dev_config(t.dev), VA_TESTDEV_MAGIC);
-	r = va_loop_add_signal(d.loop, SIGHUP, testd_sighup, &t);
-	if (r < 0) {
+static int testd_attach(void *priv, struct va_dev *dev, struct va_loop *loop)
+{
+	struct testd *t = priv;
+	int r;
+
+	t->dev = dev;
+	put_le32(va_dev_config(dev), VA_TESTDEV_MAGIC);
+	r = va_loop_add_signal(loop, SIGHUP, testd_sighup, t);
+	if (r < 0)
 		va_log_errno(VA_LOG_ERR, r, "SIGHUP");
-		va_dev_free(t.dev);
-		va_daemon_close(&d);
-		return 1;
-	}
-	r = va_daemon_run(&d, t.dev);
-	va_daemon_close(&d);
 	return r;
+}
+
+static const struct va_daemon_desc testd_desc = {
+	.prog = "virtio-argo-testd",
+	.dev_name = "test",
+	.synopsis = "--domid N [options]",
+	.summary =
+"A test device for virtio-argo (device id 0x7f00): queue 0 echoes, queue 1\n"
+"XORs with 0xa5; SIGHUP bumps a config field.",
+	.default_port = VA_TESTDEV_PORT,
+	.options = testd_options,
+	.usage = testd_usage,
+	.parse_opt = testd_parse_opt,
+	.create = testd_create,
+	.attach = testd_attach,
+};
+
+int main(int argc, char **argv)
+{
+	static struct testd t;
+
+	return va_daemon_main(&testd_desc, &t, argc, argv);
 }

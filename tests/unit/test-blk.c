@@ -9,6 +9,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -741,6 +742,43 @@ START_TEST(enospc)
 }
 END_TEST
 
+/*
+ * blk_new leaves the process's allocator settings alone: they are the
+ * program's to choose (blkd's main tunes them), not the device library's,
+ * which other programs and these tests link.  With the mmap threshold set
+ * to glibc's default (128 KiB; setting it also stops glibc from moving it
+ * on its own), a block larger than that but smaller than a request's
+ * largest data is still mmapped after blk_new.  (Before the fix blk_new raised the
+ * threshold above the largest request, and the block came from the heap.)
+ */
+START_TEST(allocator_untouched)
+{
+	struct blk_opts o;
+	struct mallinfo2 m0, m1;
+	size_t big;
+	void *p;
+
+	make_image(IMG_SIZE);
+	o = default_opts();
+	ck_assert_int_eq(mallopt(M_MMAP_THRESHOLD, 128 * 1024), 1);
+	ck_assert_int_eq(blk_new(&o, &blk), 0);
+	big = blk_max_data(blk) / 2;
+	ck_assert_msg(big > 256 * 1024, "largest request %u too small to tell",
+		      blk_max_data(blk));
+	m0 = mallinfo2();
+	p = malloc(big);
+	m1 = mallinfo2();
+	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(m1.hblks == m0.hblks + 1,
+		      "a %zu-byte block was not mmapped: the mmap threshold "
+		      "was changed", big);
+	free(p);
+	blk_free(blk);
+	blk = NULL;
+	unlink(img_path);
+}
+END_TEST
+
 static Suite *blk_suite(void)
 {
 	Suite *s = suite_create("blk");
@@ -775,6 +813,10 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, small_ring_limits);
 	if (geteuid() == 0)
 		tcase_add_test(tc, enospc);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("process");
+	tcase_add_test(tc, allocator_untouched);
 	suite_add_tcase(s, tc);
 	return s;
 }

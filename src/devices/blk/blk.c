@@ -30,7 +30,6 @@
 #include <limits.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
-#include <malloc.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,6 +570,11 @@ uint32_t blk_max_data(const struct blk *b)
 	return b->max_data;
 }
 
+const char *blk_image(const struct blk *b)
+{
+	return b->opts.image;
+}
+
 const char *blk_engine_used(const struct blk *b)
 {
 	return blk_engine_name(b->engine);
@@ -858,28 +862,6 @@ static int setup_engine(struct blk *b)
 	return 0;
 }
 
-/*
- * Every request's memory (header, data, answer) is one allocation of up
- * to max_data plus a little, freed when it is answered.  With glibc's
- * defaults a burst of large requests makes the heap grow and shrink (brk)
- * or get mmapped per request, so each one pays page faults and zeroing
- * of fresh pages.  Keep such blocks on the heap and keep up to
- * BLK_HEAP_KEEP of freed memory at its top; the bound on requests in
- * flight bounds the heap itself.
- */
-#define BLK_HEAP_KEEP		(8u * 1024 * 1024)
-#define BLK_MMAP_MAX		(32u * 1024 * 1024)	/* glibc's upper limit */
-
-static void tune_allocator(const struct blk *b)
-{
-	uint64_t big = (uint64_t)b->max_data + 64 * 1024;
-
-	if (big > BLK_MMAP_MAX)
-		big = BLK_MMAP_MAX;
-	mallopt(M_MMAP_THRESHOLD, (int)big);
-	mallopt(M_TRIM_THRESHOLD, (int)BLK_HEAP_KEEP);
-}
-
 int blk_new(const struct blk_opts *opts, struct blk **ret)
 {
 	struct blk *b = calloc(1, sizeof(*b));
@@ -933,7 +915,7 @@ int blk_new(const struct blk_opts *opts, struct blk **ret)
 	b->capacity = size / VIRTIO_BLK_SECTOR;
 	r = choose_limits(b, b->opts.ring_len);
 	if (r < 0) {
-		va_err("blk: --ring-size %u is too small for one block",
+		va_err("blk: --ring-len %u is too small for one block",
 		       b->opts.ring_len);
 		goto fail;
 	}
@@ -950,7 +932,6 @@ int blk_new(const struct blk_opts *opts, struct blk **ret)
 	r = setup_engine(b);
 	if (r < 0)
 		goto fail;
-	tune_allocator(b);
 	fill_config(b);
 	update_cache_mode(b);
 	va_info("blk: %s: %llu sectors, block size %u, %s engine, %s%s",

@@ -120,6 +120,7 @@ void blk_detach(struct blk *b);
 /* SIGHUP: re-read the capacity; a change is announced (EVENT_CONFIG). */
 int blk_resize(struct blk *b);
 
+const char *blk_image(const struct blk *b);
 const char *blk_engine_used(const struct blk *b);
 uint64_t blk_capacity(const struct blk *b);	/* sectors */
 
