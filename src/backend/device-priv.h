@@ -35,6 +35,10 @@ void va_dev_retry_sends(struct va_dev *dev);
 /* The ring is lost, as when the guest's domain is gone. */
 void va_dev_ring_lost(struct va_dev *dev);
 
+/* The next allocation of a large RESPONSE's message fails (ENOMEM), for
+ * the out-of-memory path. */
+void va_dev_fail_next_alloc(struct va_dev *dev);
+
 /* Our session id. */
 uint32_t va_dev_session(const struct va_dev *dev);
 
@@ -108,6 +112,7 @@ struct va_dev {
 	struct va_argo *argo;
 	struct va_dev_info info;
 	const struct va_dev_ops *ops;
+	bool fail_alloc;		/* va_dev_fail_next_alloc */
 	void *opaque;
 	uint16_t guest;
 	uint32_t port;			/* our ring's port, source of our sends */

@@ -135,7 +135,7 @@ static uint32_t dev_config_rec(struct va_dev *dev, const struct va_rec *rec)
 		return VA_ERR_INVALID;
 	memcpy(old, dev->config + off, size);
 	memcpy(dev->config + off, rec->body + sizeof(c), size);
-	if (dev->ops->write_config(dev, off, size) < 0) {
+	if (dev->ops->write_config(dev->opaque, dev->config, off, size) < 0) {
 		memcpy(dev->config + off, old, size);
 		return VA_ERR_INVALID;
 	}
@@ -179,7 +179,7 @@ static uint32_t dev_set_status(struct va_dev *dev, const struct va_rec *rec)
 				  (1ull << VA_F_VERSION_1_BIT);
 
 			if (ok && dev->ops->set_features &&
-			    dev->ops->set_features(dev, dev->drv_features) < 0)
+			    dev->ops->set_features(dev->opaque, dev->drv_features) < 0)
 				ok = false;
 			if (!ok) {
 				add &= (uint8_t)~(VA_STATUS_FEATURES_OK |
@@ -188,7 +188,7 @@ static uint32_t dev_set_status(struct va_dev *dev, const struct va_rec *rec)
 		}
 		dev->status |= add;
 		if ((add & VA_STATUS_DRIVER_OK) && dev->ops->driver_ok)
-			dev->ops->driver_ok(dev);
+			dev->ops->driver_ok(dev->opaque);
 	}
 	s.status = va_cpu_to_le32(dev->status);
 	s.reserved = 0;
@@ -272,7 +272,7 @@ static void dev_announce_ready(struct va_loop *loop, void *opaque)
 			continue;
 		mask &= ~(1ull << i);
 		if (dev->queues[i].nheld)
-			dev->ops->queue_ready(dev, i);
+			dev->ops->queue_ready(dev->opaque, i);
 	}
 }
 
@@ -442,7 +442,7 @@ static uint32_t dev_request(struct va_dev *dev, const struct va_rec *rec)
 		va_loop_defer(dev->loop, dev_announce_ready, dev);
 		return 0;
 	}
-	dev->ops->request(dev, &r->req);
+	dev->ops->request(dev->opaque, &r->req);
 	return 0;
 }
 

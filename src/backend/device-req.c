@@ -299,7 +299,8 @@ void va_req_complete(struct va_req *req, uint32_t written)
 	/* Large: its own message, header copied, data sent from req->in.
 	 * The batch goes first to keep the order of replies. */
 	dev_flush_batch(dev);
-	m = calloc(1, sizeof(*m));
+	m = dev->fail_alloc ? NULL : calloc(1, sizeof(*m));
+	dev->fail_alloc = false;
 	if (m)
 		m->buf = malloc(sizeof(h) + sizeof(resp));
 	if (!m || !m->buf) {
@@ -309,6 +310,7 @@ void va_req_complete(struct va_req *req, uint32_t written)
 		va_log_ratelimited(&dev->rl_log, VA_LOG_ERR,
 				   "%s: out of memory, response dropped",
 				   dev->name);
+		dev_stop_check(dev);
 		return;
 	}
 	h.msg_id = VA_MSG_RESPONSE;

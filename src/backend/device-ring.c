@@ -97,7 +97,7 @@ static void dev_drain(struct va_dev *dev)
 	if (n && dev->argo)
 		va_argo_notify(dev->argo, NULL, 0);
 	if (n && dev->ops->kick)
-		dev->ops->kick(dev);
+		dev->ops->kick(dev->opaque);
 	if (n == DRAIN_MAX_MSGS && !dev->throttled)
 		va_loop_defer(dev->loop, dev_drain_again, dev);
 }

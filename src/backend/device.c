@@ -106,7 +106,7 @@ void dev_reset(struct va_dev *dev)
 		dev->queues[i].size = dev->info.max_queue_size;
 	}
 	if (dev->ops->reset)
-		dev->ops->reset(dev);
+		dev->ops->reset(dev->opaque);
 }
 
 void dev_drop_session(struct va_dev *dev)
@@ -408,6 +408,11 @@ uint16_t va_dev_queue_size(const struct va_dev *dev, uint16_t queue)
 unsigned int va_dev_inflight(const struct va_dev *dev)
 {
 	return dev->nreqs;
+}
+
+void va_dev_fail_next_alloc(struct va_dev *dev)
+{
+	dev->fail_alloc = true;
 }
 
 uint32_t va_dev_session(const struct va_dev *dev)

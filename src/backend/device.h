@@ -61,33 +61,41 @@ struct va_req {
 	void *priv;			/* free for the device's use */
 };
 
+/*
+ * A device's callbacks.  Each receives the device's own pointer, the
+ * `opaque` given to va_dev_new (a struct blk for blkd), so a device's
+ * functions go into the table as they are; a device that needs its
+ * struct va_dev keeps it (va_dev_new returns it) or takes req->dev.
+ */
 struct va_dev_ops {
 	/*
 	 * A request arrived on an enabled queue of a DRIVER_OK device.  The
 	 * device owns it until va_req_complete().  Called only from the loop.
 	 */
-	void (*request)(struct va_dev *dev, struct va_req *req);
+	void (*request)(void *opaque, struct va_req *req);
 	/*
 	 * A held queue has new buffers (va_dev_held() of them in all).
 	 * Called once per loop iteration in which some arrived, after the
 	 * ring was drained.  Required if any queue is held.
 	 */
-	void (*queue_ready)(struct va_dev *dev, uint16_t queue);
+	void (*queue_ready)(void *opaque, uint16_t queue);
 	/* Every request of the current ring drain has been passed to
 	 * ->request: submit batched I/O now.  Optional. */
-	void (*kick)(struct va_dev *dev);
+	void (*kick)(void *opaque);
 	/*
 	 * FEATURES_OK was requested with these negotiated bits (device bits
 	 * and VERSION_1).  Return 0 to accept, negative errno to refuse
 	 * (the status then lacks FEATURES_OK).  Optional.
 	 */
-	int (*set_features)(struct va_dev *dev, uint64_t features);
-	/* The driver wrote config bytes [off, off+size) (already stored in
-	 * the config buffer).  Optional: without it config is read-only and
-	 * writes are refused. */
-	int (*write_config)(struct va_dev *dev, uint32_t off, uint32_t size);
+	int (*set_features)(void *opaque, uint64_t features);
+	/* The driver wrote config bytes [off, off+size), already stored in
+	 * the config space `cfg`.  Return 0 to keep them, negative errno to
+	 * refuse (the core restores the old bytes).  Optional: without it
+	 * config is read-only and writes are refused. */
+	int (*write_config)(void *opaque, const uint8_t *cfg, uint32_t off,
+			    uint32_t size);
 	/* DRIVER_OK was set.  Optional. */
-	void (*driver_ok)(struct va_dev *dev);
+	void (*driver_ok)(void *opaque);
 	/*
 	 * The device is being reset (status 0, a new guest session, the guest
 	 * gone, or shutdown).  Drop queued work that has not started.  Requests
@@ -95,7 +103,7 @@ struct va_dev_ops {
 	 * responses are discarded (an old session's answer never reaches a new
 	 * one).  Optional.
 	 */
-	void (*reset)(struct va_dev *dev);
+	void (*reset)(void *opaque);
 };
 
 struct va_dev_info {

@@ -66,18 +66,19 @@ static void testd_timer(struct va_loop *loop, void *opaque)
 	testd_finish(opaque);
 }
 
-static void testd_request(struct va_dev *dev, struct va_req *req)
+static void testd_request(void *opaque, struct va_req *req)
 {
-	struct testd *t = va_dev_opaque(dev);
+	struct testd *t = opaque;
 
 	if (t->delay_ms &&
-	    va_loop_add_timer(va_dev_loop(dev), t->delay_ms, testd_timer, req,
+	    va_loop_add_timer(va_dev_loop(t->dev), t->delay_ms, testd_timer, req,
 			      NULL) == 0)
 		return;
 	testd_finish(req);
 }
 
-static int testd_write_config(struct va_dev *dev, uint32_t off, uint32_t size)
+static int testd_write_config(void *opaque, const uint8_t *cfg, uint32_t off,
+			      uint32_t size)
 {
 	/* Only the scratch word [4, 8) is writable. */
 	if (off < 4 || off + size > 8)

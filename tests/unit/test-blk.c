@@ -548,9 +548,11 @@ START_TEST(config_wce)
 			 VIRTIO_BLK_S_OK);
 	cfg[BLK_CFG_WCE] = 2;
 	ck_assert_int_lt(blk_write_config(blk, cfg, BLK_CFG_WCE, 1), 0);
-	ck_assert_uint_eq(cfg[BLK_CFG_WCE], 0);		/* restored */
+	ck_assert_uint_eq(blk_config(blk)[BLK_CFG_WCE], 0);	/* kept */
+	cfg[BLK_CFG_WCE] = 0;
 	cfg[BLK_CFG_CAPACITY] ^= 0xff;
 	ck_assert_int_lt(blk_write_config(blk, cfg, BLK_CFG_CAPACITY, 8), 0);
+	cfg[BLK_CFG_CAPACITY] ^= 0xff;
 	ck_assert_mem_eq(cfg, blk_config(blk), sizeof(cfg));
 	/* Without CONFIG_WCE negotiated the byte is read-only. */
 	blk_set_features(blk, 1ull << VIRTIO_BLK_F_FLUSH);

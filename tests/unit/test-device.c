@@ -64,31 +64,32 @@ static int hook(void *opaque, const struct iovec *iov, unsigned int niov,
 	return (int)len;
 }
 
-static void fake_request(struct va_dev *d, struct va_req *req)
+static void fake_request(void *opaque, struct va_req *req)
 {
 	ck_assert_uint_lt(nheld, MAX_HELD);
 	held[nheld++] = req;
 }
 
-static void fake_reset(struct va_dev *d)
+static void fake_reset(void *opaque)
 {
 	resets++;
 }
 
 static unsigned int ready_calls[2];
 
-static void fake_queue_ready(struct va_dev *d, uint16_t q)
+static void fake_queue_ready(void *opaque, uint16_t q)
 {
 	ck_assert_uint_lt(q, 2);
 	ready_calls[q]++;
 }
 
-static int fake_set_features(struct va_dev *d, uint64_t f)
+static int fake_set_features(void *opaque, uint64_t f)
 {
 	return refuse_features ? -ENOTSUP : 0;
 }
 
-static int fake_write_config(struct va_dev *d, uint32_t off, uint32_t size)
+static int fake_write_config(void *opaque, const uint8_t *cfg, uint32_t off,
+			     uint32_t size)
 {
 	return off >= 8 ? -EPERM : 0;
 }
@@ -1010,6 +1011,33 @@ START_TEST(test_unsent_counts_against_queue)
 }
 END_TEST
 
+/*
+ * A stop waiting for a request whose large RESPONSE cannot be allocated:
+ * the response is dropped and the stop ends at once, not at its timeout.
+ * (Before the fix the out-of-memory path skipped the stop check, and the
+ * stop waited out its 60 s.)
+ */
+START_TEST(test_stop_oom)
+{
+	uint32_t big = 8000;
+	int stopped = 0;
+
+	negotiate(SESS);
+	request(1, 1, &big, 1, "", 0);
+	ck_assert_uint_eq(nheld, 1);
+	va_dev_stop(dev, 60000, stop_done, &stopped);
+	va_loop_run_once(loop, 0);
+	ck_assert_int_eq(stopped, 0);
+	va_dev_fail_next_alloc(dev);
+	va_req_complete(held[0], big);
+	va_loop_run_once(loop, 0);
+	va_loop_run_once(loop, 0);
+	ck_assert_int_eq(stopped, 1);
+	ck_assert_uint_eq(nmsgs, 0);
+	ck_assert_uint_eq(va_dev_inflight(dev), 0);
+}
+END_TEST
+
 /* The same for a large RESPONSE, sent uncopied from the request. */
 START_TEST(test_unsent_large)
 {
@@ -1438,6 +1466,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, test_stop);
 	tcase_add_test(tc, test_unsent_counts_against_queue);
 	tcase_add_test(tc, test_unsent_large);
+	tcase_add_test(tc, test_stop_oom);
 	tcase_add_test(tc, test_reset_loop_bounded);
 	tcase_add_test(tc, test_reset_vqueue_refused);
 	tcase_add_test(tc, test_violations_survive_reset);

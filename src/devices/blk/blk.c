@@ -509,13 +509,14 @@ static int handle(struct blk *b, struct va_req *req)
 	}
 }
 
-void blk_request(struct blk *b, struct va_req *req)
+void blk_request(void *opaque, struct va_req *req)
 {
-	handle(b, req);
+	handle(opaque, req);
 }
 
-void blk_kick(struct blk *b)
+void blk_kick(void *opaque)
 {
+	struct blk *b = opaque;
 	int r;
 
 	if (!b->need_submit)
@@ -530,15 +531,20 @@ void blk_kick(struct blk *b)
 	b->need_submit = false;
 }
 
-int blk_set_features(struct blk *b, uint64_t features)
+int blk_set_features(void *opaque, uint64_t features)
 {
+	struct blk *b = opaque;
+
 	b->features = features;
 	update_cache_mode(b);
 	return 0;
 }
 
-int blk_write_config(struct blk *b, uint8_t *cfg, uint32_t off, uint32_t size)
+int blk_write_config(void *opaque, const uint8_t *cfg, uint32_t off,
+		     uint32_t size)
 {
+	struct blk *b = opaque;
+
 	/* Only the wce byte is writable, and only with CONFIG_WCE. */
 	if (off == BLK_CFG_WCE && size == 1 &&
 	    has_feature(b, VIRTIO_BLK_F_CONFIG_WCE) && cfg[BLK_CFG_WCE] <= 1) {
@@ -548,10 +554,7 @@ int blk_write_config(struct blk *b, uint8_t *cfg, uint32_t off, uint32_t size)
 			b->writeback ? "writeback" : "writethrough");
 		return 0;
 	}
-	/* Refused: undo the core's store. */
-	if (off < BLK_CONFIG_SIZE)
-		memcpy(cfg + off, b->cfg + off,
-		       size < BLK_CONFIG_SIZE - off ? size : BLK_CONFIG_SIZE - off);
+	/* Refused: the core restores its bytes. */
 	return -EINVAL;
 }
 
@@ -625,33 +628,12 @@ static void on_event(struct va_loop *loop, int fd, uint32_t events, void *opaque
 /* The ops table                                                     */
 /* ---------------------------------------------------------------- */
 
-static void ops_request(struct va_dev *dev, struct va_req *req)
+/* Reset: I/O in flight completes on its own; the driver's config change
+ * (wce) and the negotiated features are forgotten. */
+static void blk_reset(void *opaque)
 {
-	blk_request(va_dev_opaque(dev), req);
-}
+	struct blk *b = opaque;
 
-static void ops_kick(struct va_dev *dev)
-{
-	blk_kick(va_dev_opaque(dev));
-}
-
-static int ops_set_features(struct va_dev *dev, uint64_t features)
-{
-	return blk_set_features(va_dev_opaque(dev), features);
-}
-
-static int ops_write_config(struct va_dev *dev, uint32_t off, uint32_t size)
-{
-	return blk_write_config(va_dev_opaque(dev), va_dev_config(dev), off,
-				size);
-}
-
-static void ops_reset(struct va_dev *dev)
-{
-	struct blk *b = va_dev_opaque(dev);
-
-	/* I/O in flight completes on its own; the driver's config change
-	 * (wce) and the negotiated features are forgotten. */
 	b->cfg[BLK_CFG_WCE] = b->opts.cache != BLK_CACHE_WRITETHROUGH;
 	b->features = 0;
 	update_cache_mode(b);
@@ -659,11 +641,11 @@ static void ops_reset(struct va_dev *dev)
 }
 
 static const struct va_dev_ops blk_ops = {
-	.request = ops_request,
-	.kick = ops_kick,
-	.set_features = ops_set_features,
-	.write_config = ops_write_config,
-	.reset = ops_reset,
+	.request = blk_request,
+	.kick = blk_kick,
+	.set_features = blk_set_features,
+	.write_config = blk_write_config,
+	.reset = blk_reset,
 };
 
 const struct va_dev_ops *blk_dev_ops(void)

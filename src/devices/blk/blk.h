@@ -129,12 +129,13 @@ uint64_t blk_capacity(const struct blk *b);	/* sectors */
 /* How requests are finished; default va_req_complete. */
 typedef void (*blk_complete_fn)(struct va_req *req, uint32_t written);
 void blk_set_complete(struct blk *b, blk_complete_fn fn);
-/* The ops table's functions on a struct blk. */
-void blk_request(struct blk *b, struct va_req *req);
-void blk_kick(struct blk *b);
-int blk_set_features(struct blk *b, uint64_t features);
-/* cfg: the config buffer after the driver's write of [off, off+size). */
-int blk_write_config(struct blk *b, uint8_t *cfg, uint32_t off, uint32_t size);
+/* The ops table's functions; opaque is the struct blk. */
+void blk_request(void *opaque, struct va_req *req);
+void blk_kick(void *opaque);
+int blk_set_features(void *opaque, uint64_t features);
+/* cfg: the config space after the driver's write of [off, off+size). */
+int blk_write_config(void *opaque, const uint8_t *cfg, uint32_t off,
+		     uint32_t size);
 const uint8_t *blk_config(const struct blk *b);
 /* Process completions, waiting at most timeout_ms for one. */
 int blk_poll(struct blk *b, int timeout_ms);
