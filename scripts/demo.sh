@@ -47,11 +47,11 @@ sleep 0.3
 sed 's/^/  blkd: /' "$work/blkd.log"
 
 step "guest domain 1 probes the device (virtio-argo-guest info)"
-"$bin/sim/virtio-argo-guest" --self-domid 1 --backend-domid 0 info
+"$bin/guest/virtio-argo-guest" --self-domid 1 --backend-domid 0 info
 
 step "guest domain 1 writes, then reads, 4 KiB blocks at random for 2 s each (JSON)"
 for rw in randwrite randread; do
-	"$bin/sim/virtio-argo-guest" --self-domid 1 blk bench --rw $rw --bs 4k \
+	"$bin/guest/virtio-argo-guest" --self-domid 1 blk bench --rw $rw --bs 4k \
 		--iodepth 16 --runtime 2
 done
 

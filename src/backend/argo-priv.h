@@ -7,7 +7,8 @@
  * struct va_argo, and its own ring object whose first member is a struct
  * va_ring, and fills in the common fields.  argo.c dispatches every
  * operation through the ops table and reads rings itself: `hdr` is the
- * mapped 64-byte header followed by `len` data bytes.
+ * mapped 64-byte header followed by `len` data bytes.  argo-xen.c reaches
+ * XenStore, when the program has it, through va_xenstore_ops.
  */
 #ifndef VA_BACKEND_ARGO_PRIV_H
 #define VA_BACKEND_ARGO_PRIV_H
@@ -70,5 +71,32 @@ int va_argo_sim_open(const struct va_argo_opts *opts, struct va_argo **ret);
 
 /* The xen back-end (argo-xen.c, over the argo char device). */
 int va_argo_xen_open(const struct va_argo_opts *opts, struct va_argo **ret);
+
+/*
+ * XenStore for the xen back-end (argo-xenstore.c), in library va-xenstore,
+ * the only one that links libxenstore.  A program that links it whole (the
+ * daemons) defines va_xenstore_ops; in any other (the simulator, the
+ * user-space guest) the weak reference is NULL and the xen back-end runs
+ * on the char device alone, as it does where XenStore is unreachable.
+ */
+struct va_xenstore;
+
+struct va_xenstore_ops {
+	/* Watches on domain introduction and release; NULL (logged) when
+	 * XenStore is unreachable. */
+	struct va_xenstore *(*open)(bool dom0, uint16_t self_domid);
+	void (*close)(struct va_xenstore *s);
+	/* Readable when a watch fired. */
+	int (*fd)(struct va_xenstore *s);
+	/* Drains the watch events; true if there were any. */
+	bool (*changed)(struct va_xenstore *s);
+	/* Introduced to XenStore (self_domid always). */
+	bool (*alive)(struct va_xenstore *s, uint16_t domid);
+	/* The live domain named `name`: 0, -ENOENT or an error. */
+	int (*lookup)(struct va_xenstore *s, const char *name,
+		      uint16_t *ret_domid);
+};
+
+extern const struct va_xenstore_ops va_xenstore_ops __attribute__((weak));
 
 #endif /* VA_BACKEND_ARGO_PRIV_H */

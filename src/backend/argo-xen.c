@@ -16,38 +16,30 @@
  * @introduceDomain and @releaseDomain, its fd is an epoll set of the char
  * device and the XenStore watch fd, and after a release every ring whose
  * partner is no longer introduced turns dead (va_ring_alive).  Domain names
- * resolve through /local/domain/N/name.  Access: in dom0, only through
- * xenstored's socket, tried first (when dom0 runs no xenstored, a request
- * on /dev/xen/xenbus blocks forever, and xs_open falls back to it); in any
- * other domain also through the kernel's xenbus device (xenstored runs
- * elsewhere and is up, or the domain would not exist).
- * Without XenStore the fd is the char device alone, existence is unknown
- * and callers retry registration on -ESRCH.
+ * resolve through /local/domain/N/name.  That part is argo-xenstore.c, in
+ * a library of its own, reached through va_xenstore_ops (argo-priv.h) in
+ * the programs that link it (the daemons).
+ * Without XenStore (unreachable, or not linked: the user-space guest) the
+ * fd is the char device alone, existence is unknown and callers retry
+ * registration on -ESRCH.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
-#include <xenstore.h>
-#include <xenstore_lib.h>
 
 #include "argo-priv.h"
 #include "log.h"
 #include "virtio-argo/argo-dev.h"
 
-#define XS_WATCH_TOKEN	"virtio-argo"
-
 struct xen_argo {
 	struct va_argo a;
 	int dev_fd;			/* /dev/argo */
-	struct xs_handle *xs;		/* NULL: no XenStore */
+	struct va_xenstore *xs;		/* NULL: no XenStore */
 };
 
 struct xen_ring {
@@ -76,40 +68,26 @@ static void xen_close(struct va_argo *a)
 	struct xen_argo *x = to_xen(a);
 
 	if (x->xs) {
-		xs_close(x->xs);
+		va_xenstore_ops.close(x->xs);
 		close(a->fd);		/* the epoll set */
 	}
 	close(x->dev_fd);
 	free(x);
 }
 
-/* Is domid introduced to XenStore?  Ourselves always. */
-static bool xs_domain_alive(struct xen_argo *x, uint16_t domid)
-{
-	return domid == x->a.self_domid || xs_is_domain_introduced(x->xs, domid);
-}
-
 static int xen_ack(struct va_argo *a)
 {
 	struct xen_argo *x = to_xen(a);
 	struct va_ring *r;
-	bool changed = false;
 	uint32_t ev;
-	char **w;
 
 	xioctl(x->dev_fd, VA_ARGODEV_ACK, &ev);
-	if (!x->xs)
-		return 0;
-	while ((w = xs_check_watch(x->xs)) != NULL) {
-		free(w);
-		changed = true;
-	}
-	if (!changed)
+	if (!x->xs || !va_xenstore_ops.changed(x->xs))
 		return 0;
 	for (r = a->rings; r; r = r->next) {
 		struct xen_ring *xr = (struct xen_ring *)r;
 
-		if (!xr->dead && !xs_domain_alive(x, r->partner)) {
+		if (!xr->dead && !va_xenstore_ops.alive(x->xs, r->partner)) {
 			va_info("argo: dom%u released: ring port %#x dropped",
 				r->partner, r->port);
 			xr->dead = true;
@@ -233,41 +211,17 @@ static int xen_domain_exists(struct va_argo *a, uint16_t domid)
 
 	if (!x->xs)
 		return -EOPNOTSUPP;
-	return xs_domain_alive(x, domid) ? 1 : 0;
+	return va_xenstore_ops.alive(x->xs, domid) ? 1 : 0;
 }
 
 static int xen_domain_lookup(struct va_argo *a, const char *name,
 			     uint16_t *ret_domid)
 {
 	struct xen_argo *x = to_xen(a);
-	unsigned int i, n = 0, len;
-	char path[64], **ids;
-	int err = -ENOENT;
 
 	if (!x->xs)
 		return -EOPNOTSUPP;
-	ids = xs_directory(x->xs, XBT_NULL, "/local/domain", &n);
-	if (!ids)
-		return errno ? -errno : -EIO;
-	for (i = 0; i < n && err == -ENOENT; i++) {
-		unsigned long id;
-		char *end, *v;
-
-		errno = 0;
-		id = strtoul(ids[i], &end, 10);
-		if (errno || *end || end == ids[i] || id > VA_ARGO_DOMID_MAX)
-			continue;
-		snprintf(path, sizeof(path), "/local/domain/%lu/name", id);
-		v = xs_read(x->xs, XBT_NULL, path, &len);
-		if (v && len == strlen(name) && !memcmp(v, name, len) &&
-		    xs_domain_alive(x, (uint16_t)id)) {
-			*ret_domid = (uint16_t)id;
-			err = 0;
-		}
-		free(v);
-	}
-	free(ids);
-	return err;
+	return va_xenstore_ops.lookup(x->xs, name, ret_domid);
 }
 
 /* Alive until its partner is released (XenStore) or it is unregistered. */
@@ -294,46 +248,25 @@ static const struct va_argo_ops xen_ops = {
  * connection's fd.  Without it the connection works as before, with one
  * log line.
  */
-static bool xenstored_listening(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = xs_daemon_socket();
-	bool ok;
-	int fd;
-
-	if (!path || strlen(path) >= sizeof(sa.sun_path))
-		return false;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
 static void xs_setup(struct xen_argo *x, bool dom0)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int ep = -1;
 
-	errno = ENOENT;
-	x->xs = !dom0 || xenstored_listening() ? xs_open(0) : NULL;
-	if (!x->xs) {
-		va_info("argo: no XenStore (%s): domains are waited for by "
-			"retrying, a guest's death is seen when sends fail",
-			dom0 ? "no xenstored socket" : strerror(errno));
+	if (!&va_xenstore_ops) {
+		va_debug("argo: built without XenStore: domains are waited "
+			 "for by retrying");
 		return;
 	}
-	if (!xs_watch(x->xs, "@introduceDomain", XS_WATCH_TOKEN) ||
-	    !xs_watch(x->xs, "@releaseDomain", XS_WATCH_TOKEN))
-		goto fail;
+	x->xs = va_xenstore_ops.open(dom0, x->a.self_domid);
+	if (!x->xs)
+		return;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		goto fail;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, x->dev_fd, &ev) < 0)
 		goto fail;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, xs_fileno(x->xs), &ev) < 0)
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, va_xenstore_ops.fd(x->xs), &ev) < 0)
 		goto fail;
 	x->a.fd = ep;
 	va_info("argo: XenStore watches on domain introduction and release");
@@ -344,7 +277,7 @@ fail:
 		strerror(errno));
 	if (ep >= 0)
 		close(ep);
-	xs_close(x->xs);
+	va_xenstore_ops.close(x->xs);
 	x->xs = NULL;
 }
 

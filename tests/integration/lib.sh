@@ -23,7 +23,7 @@ set -u
 VA_BUILD_ROOT=${VA_BUILD_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 VA_SIM=${VA_SIM:-$VA_BUILD_ROOT/src/sim/virtio-argo-sim}
 VA_SIMCTL=${VA_SIMCTL:-$VA_BUILD_ROOT/src/sim/virtio-argo-simctl}
-VA_GUEST=${VA_GUEST:-$VA_BUILD_ROOT/src/sim/virtio-argo-guest}
+VA_GUEST=${VA_GUEST:-$VA_BUILD_ROOT/src/guest/virtio-argo-guest}
 VA_TESTD=${VA_TESTD:-$VA_BUILD_ROOT/tests/testdev/virtio-argo-testd}
 VA_POKE=${VA_POKE:-$VA_BUILD_ROOT/tests/integration/argo-poke}
 VA_PORT=${VA_PORT:-0x5641f000}

@@ -228,6 +228,7 @@ cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$rd/lib/x86_64-linux-gnu/"
 gcc -static -O2 -I"$src/src/include" -o "$rd/bin/argo-selftest" "$src/tests/system/argo-selftest.c"
 gcc -static -O2 -I"$src/src/include" -I"$src/src/backend" -I"$build" \
 	-o "$rd/bin/argo-xen-selftest" "$src/tests/system/argo-xen-selftest.c" \
+	-Wl,--whole-archive "$build/src/backend/libva-xenstore.a" -Wl,--no-whole-archive \
 	"$build/src/backend/libvirtio-argo.a" -lxenstore -lxentoolcore -lpthread
 gcc -static -O2 -I"$src/src/include" -o "$rd/bin/va-hostile" "$src/tests/system/va-hostile.c"
 cp "$ours/virtio_argo_core.ko" "$ours/virtio_argo.ko" \

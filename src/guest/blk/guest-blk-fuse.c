@@ -425,48 +425,114 @@ static const struct option fuse_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int guest_blk_fuse(struct guest_ctx *ctx, int argc, char **argv)
+/* What fuse's options say. */
+struct fblk_args {
+	const char *name;
+	const char *mountdir;
+	bool allow_other;
+	bool debug;
+};
+
+/* 0: run; 1: --help printed; -1: bad usage (said why). */
+static int fblk_parse(struct fblk_args *a, int argc, char **argv)
 {
-	struct fblk *fb;
-	const char *name = "disk", *mountdir = NULL;
-	bool allow_other = false, debug = false;
-	char *fargv[8];
-	int fargc = 0, c, rc = 1;
+	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", fuse_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_NAME:
-			name = optarg;
-			if (!*name || strchr(name, '/') || strlen(name) > 200 ||
-			    !strcmp(name, ".") || !strcmp(name, "..")) {
+			a->name = optarg;
+			if (!*a->name || strchr(a->name, '/') ||
+			    strlen(a->name) > 200 || !strcmp(a->name, ".") ||
+			    !strcmp(a->name, "..")) {
 				fprintf(stderr, "virtio-argo-guest: bad --name\n");
-				goto usage;
+				return -1;
 			}
 			break;
 		case OPT_ALLOW_OTHER:
-			allow_other = true;
+			a->allow_other = true;
 			break;
 		case OPT_DEBUG:
-			debug = true;
+			a->debug = true;
 			break;
 		case OPT_HELP:
 			fputs(fuse_usage, stdout);
-			return 0;
+			return 1;
 		default:
-			goto usage;
+			return -1;
 		}
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "virtio-argo-guest: blk fuse needs one MOUNTDIR\n");
-		goto usage;
+		return -1;
 	}
-	mountdir = argv[optind];
+	a->mountdir = argv[optind];
+	return 0;
+}
 
+/* Serves the device as a FUSE file until unmounted: fuse_main's result. */
+static int fblk_serve(struct fblk *fb, const struct fblk_args *a,
+		      char *argv0)
+{
+	char *fargv[8];
+	int fargc = 0;
+
+	fargv[fargc++] = argv0;
+	fargv[fargc++] = (char *)"-f";
+	fargv[fargc++] = (char *)"-o";
+	fargv[fargc++] = a->allow_other ?
+		(char *)"fsname=virtio-argo-blk,subtype=virtio-argo,max_threads=64,allow_other" :
+		(char *)"fsname=virtio-argo-blk,subtype=virtio-argo,max_threads=64";
+	if (a->debug)
+		fargv[fargc++] = (char *)"-d";
+	fargv[fargc++] = (char *)a->mountdir;
+	fargv[fargc] = NULL;
+	fprintf(stderr, "virtio-argo-guest: %s%s: %llu bytes, block size %u%s\n",
+		a->mountdir, fb->path, (unsigned long long)fb->gb.capacity * 512,
+		fb->gb.block_size, fb->gb.readonly ? ", read-only" : "");
+	return fuse_main(fargc, fargv, &fblk_ops, fb);
+}
+
+/* Stops the poller thread and prints the library's counters. */
+static void fblk_stop(struct fblk *fb, const char *mountdir)
+{
+	struct va_guest_stats st;
+
+	pthread_mutex_lock(&fb->lock);
+	fb->stop = true;
+	pthread_mutex_unlock(&fb->lock);
+	wake_poller(fb);
+	pthread_join(fb->poller, NULL);
+	va_guest_get_stats(fb->gb.g, &st);
+	fprintf(stderr, "virtio-argo-guest: %s: submitted %" PRIu64
+		", completed %" PRIu64 ", failed %" PRIu64
+		", replayed %" PRIu64 ", renegotiations %" PRIu64
+		", violations %" PRIu64 ", stale %" PRIu64 "\n",
+		mountdir, st.submitted, st.completed, st.failed,
+		st.replayed, st.renegotiations, st.violations,
+		st.stale);
+}
+
+int guest_blk_fuse(struct guest_ctx *ctx, int argc, char **argv)
+{
+	struct fblk_args a = { .name = "disk" };
+	struct fblk *fb;
+	int rc = 1;
+
+	switch (fblk_parse(&a, argc, argv)) {
+	case 0:
+		break;
+	case 1:
+		return 0;
+	default:
+		fputs("Try 'virtio-argo-guest blk fuse --help'.\n", stderr);
+		return 2;
+	}
 	fb = calloc(1, sizeof(*fb));
 	if (!fb)
 		return 1;
-	snprintf(fb->path, sizeof(fb->path), "/%s", name);
+	snprintf(fb->path, sizeof(fb->path), "/%s", a.name);
 	pthread_mutex_init(&fb->lock, NULL);
 	pthread_cond_init(&fb->cond, NULL);
 	pthread_rwlock_init(&fb->rmw, NULL);
@@ -483,39 +549,8 @@ int guest_blk_fuse(struct guest_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "virtio-argo-guest: cannot start a thread\n");
 		goto out_close;
 	}
-
-	fargv[fargc++] = argv[0];
-	fargv[fargc++] = (char *)"-f";
-	fargv[fargc++] = (char *)"-o";
-	fargv[fargc++] = allow_other ?
-		(char *)"fsname=virtio-argo-blk,subtype=virtio-argo,max_threads=64,allow_other" :
-		(char *)"fsname=virtio-argo-blk,subtype=virtio-argo,max_threads=64";
-	if (debug)
-		fargv[fargc++] = (char *)"-d";
-	fargv[fargc++] = (char *)mountdir;
-	fargv[fargc] = NULL;
-	fprintf(stderr, "virtio-argo-guest: %s%s: %llu bytes, block size %u%s\n",
-		mountdir, fb->path, (unsigned long long)fb->gb.capacity * 512,
-		fb->gb.block_size, fb->gb.readonly ? ", read-only" : "");
-	rc = fuse_main(fargc, fargv, &fblk_ops, fb) ? 1 : 0;
-
-	pthread_mutex_lock(&fb->lock);
-	fb->stop = true;
-	pthread_mutex_unlock(&fb->lock);
-	wake_poller(fb);
-	pthread_join(fb->poller, NULL);
-	{
-		struct va_guest_stats st;
-
-		va_guest_get_stats(fb->gb.g, &st);
-		fprintf(stderr, "virtio-argo-guest: %s: submitted %" PRIu64
-			", completed %" PRIu64 ", failed %" PRIu64
-			", replayed %" PRIu64 ", renegotiations %" PRIu64
-			", violations %" PRIu64 ", stale %" PRIu64 "\n",
-			mountdir, st.submitted, st.completed, st.failed,
-			st.replayed, st.renegotiations, st.violations,
-			st.stale);
-	}
+	rc = fblk_serve(fb, &a, argv[0]) ? 1 : 0;
+	fblk_stop(fb, a.mountdir);
 out_close:
 	gblk_close(&fb->gb);
 out:
@@ -525,8 +560,4 @@ out:
 	pthread_mutex_destroy(&fb->lock);
 	free(fb);
 	return rc;
-
-usage:
-	fputs("Try 'virtio-argo-guest blk fuse --help'.\n", stderr);
-	return 2;
 }

@@ -303,29 +303,42 @@ static void print_json(const struct bench *b, const char *rw, double secs)
 	       (double)b->lat_max / 1e3);
 }
 
-int guest_blk_bench(struct guest_ctx *ctx, int argc, char **argv)
-{
-	struct bench *b = calloc(1, sizeof(*b));
-	const char *rw = "randread";
-	uint64_t v, size = 0, start;
-	uint16_t nq, queues = 0;
-	unsigned int i;
-	int c, r, rc = 1;
+/* What bench's options say beyond struct bench. */
+struct bench_args {
+	const char *rw;
+	uint64_t size;			/* 0: the whole device */
+	uint16_t queues;		/* 0: all */
+};
 
-	if (!b)
-		return 1;
-	b->bs = 4096;
-	b->iodepth = 1;
-	b->runtime_ns = 10ull * 1000000000ull;
+/* --runtime: seconds, a fraction allowed, an "s" suffix too. */
+static int parse_runtime(const char *arg, uint64_t *ret_ns)
+{
+	char *end;
+	double secs = strtod(arg, &end);
+
+	if (end == arg || (*end && strcmp(end, "s")) || !(secs > 0) ||
+	    secs > 86400)
+		return -1;
+	*ret_ns = (uint64_t)(secs * 1e9);
+	return 0;
+}
+
+/* 0: run; 1: --help printed; -1: bad usage (said why). */
+static int bench_parse(struct bench *b, struct bench_args *a, int argc,
+		       char **argv)
+{
+	uint64_t v;
+	int c;
+
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", bench_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_RW:
-			rw = optarg;
-			if (strcmp(rw, "read") && strcmp(rw, "write") &&
-			    strcmp(rw, "randread") && strcmp(rw, "randwrite")) {
-				fprintf(stderr, "virtio-argo-guest: bad --rw '%s'\n", rw);
-				goto usage;
+			a->rw = optarg;
+			if (strcmp(a->rw, "read") && strcmp(a->rw, "write") &&
+			    strcmp(a->rw, "randread") && strcmp(a->rw, "randwrite")) {
+				fprintf(stderr, "virtio-argo-guest: bad --rw '%s'\n", a->rw);
+				return -1;
 			}
 			break;
 		case OPT_BS:
@@ -333,7 +346,7 @@ int guest_blk_bench(struct guest_ctx *ctx, int argc, char **argv)
 			    v > 16u * 1024 * 1024 || v % 512) {
 				fprintf(stderr, "virtio-argo-guest: bad --bs '%s'\n",
 					optarg);
-				goto usage;
+				return -1;
 			}
 			b->bs = (uint32_t)v;
 			break;
@@ -342,28 +355,22 @@ int guest_blk_bench(struct guest_ctx *ctx, int argc, char **argv)
 			    v > BENCH_MAX_DEPTH) {
 				fprintf(stderr, "virtio-argo-guest: bad --iodepth '%s'\n",
 					optarg);
-				goto usage;
+				return -1;
 			}
 			b->iodepth = (unsigned int)v;
 			break;
-		case OPT_RUNTIME: {
-			char *end;
-			double secs = strtod(optarg, &end);
-
-			if (end == optarg || (*end && strcmp(end, "s")) ||
-			    !(secs > 0) || secs > 86400) {
+		case OPT_RUNTIME:
+			if (parse_runtime(optarg, &b->runtime_ns) < 0) {
 				fprintf(stderr, "virtio-argo-guest: bad --runtime '%s'\n",
 					optarg);
-				goto usage;
+				return -1;
 			}
-			b->runtime_ns = (uint64_t)(secs * 1e9);
 			break;
-		}
 		case OPT_SIZE:
-			if (gblk_parse_size(optarg, &size) < 0 || size < 512) {
+			if (gblk_parse_size(optarg, &a->size) < 0 || a->size < 512) {
 				fprintf(stderr, "virtio-argo-guest: bad --size '%s'\n",
 					optarg);
-				goto usage;
+				return -1;
 			}
 			break;
 		case OPT_QUEUES:
@@ -371,16 +378,16 @@ int guest_blk_bench(struct guest_ctx *ctx, int argc, char **argv)
 			    v > VA_MAX_QUEUES) {
 				fprintf(stderr, "virtio-argo-guest: bad --queues '%s'\n",
 					optarg);
-				goto usage;
+				return -1;
 			}
-			queues = (uint16_t)v;
+			a->queues = (uint16_t)v;
 			break;
 		case OPT_INJECT_BAD:
 			if (gblk_parse_size(optarg, &v) < 0 || v < 1 ||
 			    v > UINT32_MAX) {
 				fprintf(stderr, "virtio-argo-guest: bad --inject-bad '%s'\n",
 					optarg);
-				goto usage;
+				return -1;
 			}
 			b->inject_bad = (unsigned int)v;
 			break;
@@ -389,37 +396,42 @@ int guest_blk_bench(struct guest_ctx *ctx, int argc, char **argv)
 			break;
 		case OPT_HELP:
 			fputs(bench_usage, stdout);
-			free(b);
-			return 0;
+			return 1;
 		default:
-			goto usage;
+			return -1;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "virtio-argo-guest: unexpected '%s'\n", argv[optind]);
-		goto usage;
+		return -1;
 	}
-	b->write = !strcmp(rw, "write") || !strcmp(rw, "randwrite");
-	b->random = !strncmp(rw, "rand", 4);
+	b->write = !strcmp(a->rw, "write") || !strcmp(a->rw, "randwrite");
+	b->random = !strncmp(a->rw, "rand", 4);
+	return 0;
+}
 
-	if (gblk_open(ctx, queues, &b->gb) < 0)
-		goto out_free;
+/* Checks bs and the region against the open device, fills the slots. */
+static int bench_setup(struct bench *b, uint64_t size)
+{
+	uint16_t nq;
+	unsigned int i;
+
 	if (b->bs % b->gb.block_size || b->bs > b->gb.max_data) {
 		fprintf(stderr, "virtio-argo-guest: --bs %u must be a multiple of "
 			"the block size %u and at most %u\n", b->bs,
 			b->gb.block_size, b->gb.max_data);
-		goto out;
+		return -1;
 	}
 	if (b->write && b->gb.readonly && !b->expect_ioerr) {
 		fprintf(stderr, "virtio-argo-guest: the device is read-only\n");
-		goto out;
+		return -1;
 	}
 	b->region = b->gb.capacity;
 	if (size && size / 512 < b->region)
 		b->region = size / 512;
 	if (b->region < b->bs / 512) {
 		fprintf(stderr, "virtio-argo-guest: the device is smaller than --bs\n");
-		goto out;
+		return -1;
 	}
 	/*
 	 * The library copies each request's out bytes into a block of its
@@ -432,7 +444,7 @@ int guest_blk_bench(struct guest_ctx *ctx, int argc, char **argv)
 	b->rng = now_ns() | 1;
 	b->slots = calloc(b->iodepth, sizeof(*b->slots));
 	if (!b->slots)
-		goto out;
+		return -1;
 	nq = va_guest_num_queues(b->gb.g);
 	for (i = 0; i < b->iodepth; i++) {
 		struct slot *s = &b->slots[i];
@@ -442,12 +454,18 @@ int guest_blk_bench(struct guest_ctx *ctx, int argc, char **argv)
 		/* At least 4 KiB: also the buffer of injected bad requests. */
 		if (posix_memalign((void **)&s->buf, 4096,
 				   b->bs > 4096 ? b->bs : 4096))
-			goto out;
+			return -1;
 		memset(s->buf, (int)(0xa5 ^ i), b->bs);
 	}
+	return 0;
+}
 
-	start = now_ns();
-	b->end_ns = start + b->runtime_ns;
+/* Keeps iodepth requests in flight until b->end_ns. */
+static void bench_run(struct bench *b)
+{
+	unsigned int i;
+	int r;
+
 	for (i = 0; i < b->iodepth; i++)
 		if (submit(&b->slots[i]) < 0)
 			break;
@@ -467,7 +485,40 @@ int guest_blk_bench(struct guest_ctx *ctx, int argc, char **argv)
 			break;
 		}
 	}
-	print_json(b, rw, (double)(now_ns() - start) / 1e9);
+}
+
+int guest_blk_bench(struct guest_ctx *ctx, int argc, char **argv)
+{
+	struct bench_args a = { .rw = "randread" };
+	struct bench *b = calloc(1, sizeof(*b));
+	uint64_t start;
+	unsigned int i;
+	int rc = 1;
+
+	if (!b)
+		return 1;
+	b->bs = 4096;
+	b->iodepth = 1;
+	b->runtime_ns = 10ull * 1000000000ull;
+	switch (bench_parse(b, &a, argc, argv)) {
+	case 0:
+		break;
+	case 1:
+		free(b);
+		return 0;
+	default:
+		fputs("Try 'virtio-argo-guest blk bench --help'.\n", stderr);
+		free(b);
+		return 2;
+	}
+	if (gblk_open(ctx, a.queues, &b->gb) < 0)
+		goto out_free;
+	if (bench_setup(b, a.size) < 0)
+		goto out;
+	start = now_ns();
+	b->end_ns = start + b->runtime_ns;
+	bench_run(b);
+	print_json(b, a.rw, (double)(now_ns() - start) / 1e9);
 	rc = b->errors || (b->inject_bad && !b->bad_ok) ? 1 : 0;
 out:
 	gblk_close(&b->gb);
@@ -478,9 +529,4 @@ out_free:
 	free(b->slots);
 	free(b);
 	return rc;
-
-usage:
-	fputs("Try 'virtio-argo-guest blk bench --help'.\n", stderr);
-	free(b);
-	return 2;
 }

@@ -225,99 +225,182 @@ static void echo_usage(FILE *f)
 		   "       [--interval-ms MS] [--loop]\n");
 }
 
-int guest_mode_test_echo(struct guest_ctx *ctx, int argc, char **argv)
+static const struct option echo_opts[] = {
+	{ "count", required_argument, NULL, 'n' },
+	{ "size", required_argument, NULL, 's' },
+	{ "qd", required_argument, NULL, 'q' },
+	{ "queue", required_argument, NULL, 'Q' },
+	{ "verify", no_argument, NULL, 'V' },
+	{ "progress", required_argument, NULL, 'P' },
+	{ "interval-ms", required_argument, NULL, 'I' },
+	{ "loop", no_argument, NULL, 'L' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+/* 0: run; 1: --help printed; -1: bad usage. */
+static int echo_parse(struct echo *e, bool *use_loop, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "count", required_argument, NULL, 'n' },
-		{ "size", required_argument, NULL, 's' },
-		{ "qd", required_argument, NULL, 'q' },
-		{ "queue", required_argument, NULL, 'Q' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "progress", required_argument, NULL, 'P' },
-		{ "interval-ms", required_argument, NULL, 'I' },
-		{ "loop", no_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	struct echo e = { .count = 1000, .size = 512, .qd = 8,
-			  .queue = ECHO_QUEUE_DEFAULT };
-	struct va_guest_stats st;
-	uint64_t t0 = va_now_ms(), elapsed, next_round;
-	bool use_loop = false;
 	unsigned long long v;
 	char *end;
-	uint32_t i;
-	int c, r, rc = 1;
+	int c;
 
-	while ((c = getopt_long(argc, argv, "n:s:q:Q:P:I:LVh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:s:q:Q:P:I:LVh", echo_opts,
+				NULL)) != -1) {
 		if (c == 'h') {
 			echo_usage(stdout);
-			return 0;
+			return 1;
 		}
 		if (c == 'V') {
-			e.verify = true;
+			e->verify = true;
 			continue;
 		}
 		if (c == 'L') {
-			use_loop = true;
+			*use_loop = true;
 			continue;
 		}
 		if (c == '?' || !optarg)
-			goto usage;
+			return -1;
 		errno = 0;
 		v = strtoull(optarg, &end, 0);
 		if (errno || end == optarg || *end)
-			goto usage;
+			return -1;
 		if (c == 'n')
-			e.count = v;
+			e->count = v;
 		else if (c == 's' && v >= 1 && v <= VA_RING_LEN_MAX)
-			e.size = (uint32_t)v;
+			e->size = (uint32_t)v;
 		else if (c == 'q' && v >= 1 && v <= ECHO_MAX_QD)
-			e.qd = (uint32_t)v;
+			e->qd = (uint32_t)v;
 		else if (c == 'P')
-			e.progress = v;
+			e->progress = v;
 		else if (c == 'I' && v <= 60000)
-			e.interval_ms = v;
+			e->interval_ms = v;
 		else if (c == 'Q' && v < VA_MAX_QUEUES)
-			e.queue = (uint16_t)v;
+			e->queue = (uint16_t)v;
 		else
-			goto usage;
+			return -1;
 	}
-	if (optind != argc)
-		goto usage;
+	return optind != argc ? -1 : 0;
+}
 
+/* Fits the queue depth and size to the open device, allocates buffers. */
+static int echo_setup(struct echo *e)
+{
+	uint32_t i;
+
+	va_guest_set_user(e->g, e);
+	if (va_guest_devinfo(e->g)->device_id != 0x7f00)
+		fprintf(stderr, "test-echo: warning: device id %#x is not the "
+			"test device\n", va_guest_devinfo(e->g)->device_id);
+	if (e->queue >= va_guest_num_queues(e->g)) {
+		fprintf(stderr, "test-echo: the device has no queue %u\n",
+			e->queue);
+		return -1;
+	}
+	if (e->qd > va_guest_queue_size(e->g, e->queue))
+		e->qd = va_guest_queue_size(e->g, e->queue);
+	if (e->size > va_guest_max_out(e->g, 1) ||
+	    e->size > va_guest_max_in(e->g)) {
+		fprintf(stderr, "test-echo: --size %u exceeds the device's "
+			"limit %u\n", e->size, va_guest_max_out(e->g, 1));
+		return -1;
+	}
+	e->out = malloc(e->size);
+	e->slots = calloc(e->qd, sizeof(*e->slots));
+	if (!e->out || !e->slots)
+		return -1;
+	for (i = 0; i < e->qd; i++) {
+		e->slots[i].buf = malloc(e->size);
+		if (!e->slots[i].buf)
+			return -1;
+	}
+	return 0;
+}
+
+/* Rounds of requests every interval_ms over va_guest_run: the exit code. */
+static int echo_run_poll(struct guest_ctx *ctx, struct echo *e,
+			 uint64_t next_round)
+{
+	int r;
+
+	while (e->done < e->count) {
+		uint64_t now = va_now_ms();
+		int wait = 200;
+
+		if (now < next_round) {
+			wait = (int)(next_round - now);
+		} else {
+			next_round = now + e->interval_ms;
+			r = submit_round(e);
+			if (r < 0) {
+				guest_fail(ctx, r, "submit");
+				return 1;
+			}
+			if (e->interval_ms)
+				wait = (int)e->interval_ms;
+		}
+		r = va_guest_run(e->g, wait);
+		if (r < 0) {
+			guest_fail(ctx, r, "device");
+			return 1;
+		}
+		if (va_now_ms() - e->last_progress > ctx->timeout_s * 1000ull) {
+			fprintf(stderr, "test-echo: no progress for %u s "
+				"(%" PRIu64 " of %" PRIu64 " done)\n",
+				ctx->timeout_s, e->done, e->count);
+			return 1;
+		}
+	}
+	return e->ok == e->count && !e->errors && !e->mismatches ? 0 : 1;
+}
+
+/* Prints the one result line and frees everything. */
+static void echo_finish(struct echo *e, int rc, uint64_t elapsed)
+{
+	struct va_guest_stats st;
+	uint32_t i;
+
+	va_guest_get_stats(e->g, &st);
+	printf("test-echo: %s: %" PRIu64 "/%" PRIu64 " ok, %" PRIu64
+	       " errors, %" PRIu64 " mismatches, size %u, qd %u, %" PRIu64
+	       " ms, replayed %" PRIu64 ", renegotiations %" PRIu64
+	       ", violations %" PRIu64 ", stray %" PRIu64
+	       ", unmatched %" PRIu64 ", refused %" PRIu64 ", messages %" PRIu64 "/%" PRIu64 "\n",
+	       rc ? "FAIL" : "PASS", e->ok, e->count, e->errors, e->mismatches,
+	       e->size, e->qd, elapsed, st.replayed, st.renegotiations,
+	       st.violations, st.dropped_stray, st.unmatched, st.refused,
+	       st.messages_sent, st.messages_received);
+	va_guest_free(e->g);
+	va_loop_free(e->loop);
+	if (e->slots)
+		for (i = 0; i < e->qd; i++)
+			free(e->slots[i].buf);
+	free(e->slots);
+	free(e->out);
+}
+
+int guest_mode_test_echo(struct guest_ctx *ctx, int argc, char **argv)
+{
+	struct echo e = { .count = 1000, .size = 512, .qd = 8,
+			  .queue = ECHO_QUEUE_DEFAULT };
+	uint64_t t0 = va_now_ms();
+	bool use_loop = false;
+	int r, rc = 1;
+
+	r = echo_parse(&e, &use_loop, argc, argv);
+	if (r) {
+		if (r < 0)
+			echo_usage(stderr);
+		return r < 0 ? 2 : 0;
+	}
 	r = va_guest_open(&ctx->gopts, &e.g);
 	if (r < 0)
 		return guest_fail(ctx, r, "cannot probe the device");
-	va_guest_set_user(e.g, &e);
-	if (va_guest_devinfo(e.g)->device_id != 0x7f00)
-		fprintf(stderr, "test-echo: warning: device id %#x is not the "
-			"test device\n", va_guest_devinfo(e.g)->device_id);
-	if (e.queue >= va_guest_num_queues(e.g)) {
-		fprintf(stderr, "test-echo: the device has no queue %u\n",
-			e.queue);
+	if (echo_setup(&e) < 0)
 		goto out;
-	}
-	if (e.qd > va_guest_queue_size(e.g, e.queue))
-		e.qd = va_guest_queue_size(e.g, e.queue);
-	if (e.size > va_guest_max_out(e.g, 1) || e.size > va_guest_max_in(e.g)) {
-		fprintf(stderr, "test-echo: --size %u exceeds the device's "
-			"limit %u\n", e.size, va_guest_max_out(e.g, 1));
-		goto out;
-	}
-	e.out = malloc(e.size);
-	e.slots = calloc(e.qd, sizeof(*e.slots));
-	if (!e.out || !e.slots)
-		goto out;
-	for (i = 0; i < e.qd; i++) {
-		e.slots[i].buf = malloc(e.size);
-		if (!e.slots[i].buf)
-			goto out;
-	}
 
 	t0 = va_now_ms();
 	e.last_progress = t0;
-	next_round = t0;
 	e.stall_ms = ctx->timeout_s * 1000ull;
 	if (use_loop) {
 		r = echo_run_loop(&e);
@@ -325,58 +408,10 @@ int guest_mode_test_echo(struct guest_ctx *ctx, int argc, char **argv)
 			guest_fail(ctx, r, "loop");
 		else
 			rc = e.ok == e.count && !e.errors && !e.mismatches ? 0 : 1;
-		goto out;
+	} else {
+		rc = echo_run_poll(ctx, &e, t0);
 	}
-	while (e.done < e.count) {
-		uint64_t now = va_now_ms();
-		int wait = 200;
-
-		if (now < next_round) {
-			wait = (int)(next_round - now);
-		} else {
-			next_round = now + e.interval_ms;
-			r = submit_round(&e);
-			if (r < 0) {
-				guest_fail(ctx, r, "submit");
-				goto out;
-			}
-			if (e.interval_ms)
-				wait = (int)e.interval_ms;
-		}
-		r = va_guest_run(e.g, wait);
-		if (r < 0) {
-			guest_fail(ctx, r, "device");
-			goto out;
-		}
-		if (va_now_ms() - e.last_progress > ctx->timeout_s * 1000ull) {
-			fprintf(stderr, "test-echo: no progress for %u s "
-				"(%" PRIu64 " of %" PRIu64 " done)\n",
-				ctx->timeout_s, e.done, e.count);
-			goto out;
-		}
-	}
-	rc = e.ok == e.count && !e.errors && !e.mismatches ? 0 : 1;
 out:
-	elapsed = va_now_ms() - t0;
-	va_guest_get_stats(e.g, &st);
-	printf("test-echo: %s: %" PRIu64 "/%" PRIu64 " ok, %" PRIu64
-	       " errors, %" PRIu64 " mismatches, size %u, qd %u, %" PRIu64
-	       " ms, replayed %" PRIu64 ", renegotiations %" PRIu64
-	       ", violations %" PRIu64 ", stray %" PRIu64
-	       ", unmatched %" PRIu64 ", refused %" PRIu64 ", messages %" PRIu64 "/%" PRIu64 "\n",
-	       rc ? "FAIL" : "PASS", e.ok, e.count, e.errors, e.mismatches,
-	       e.size, e.qd, elapsed, st.replayed, st.renegotiations,
-	       st.violations, st.dropped_stray, st.unmatched, st.refused,
-	       st.messages_sent, st.messages_received);
-	va_guest_free(e.g);
-	va_loop_free(e.loop);
-	if (e.slots)
-		for (i = 0; i < e.qd; i++)
-			free(e.slots[i].buf);
-	free(e.slots);
-	free(e.out);
+	echo_finish(&e, rc, va_now_ms() - t0);
 	return rc;
-usage:
-	echo_usage(stderr);
-	return 2;
 }

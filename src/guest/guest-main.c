@@ -254,76 +254,74 @@ int guest_mode_info(struct guest_ctx *ctx, int argc, char **argv)
 
 /* ---- main ---- */
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "self-domid", required_argument, NULL, 'g' },
-		{ "backend-domid", required_argument, NULL, 'b' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "local-port", required_argument, NULL, 'l' },
-		{ "sim-socket", required_argument, NULL, 's' },
-		{ "transport", required_argument, NULL, 't' },
-		{ "ring-size", required_argument, NULL, 'r' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 }
-	};
-	struct va_argo_opts aopts = {
-		.self_domid = 1,
-		.create_domain = true,
-	};
-	struct guest_ctx ctx = {
-		.prog = PROG,
-		.timeout_s = 10,
-	};
-	uint32_t v, port = VA_PORT_BLK_DEFAULT, local_port = 0, ring_len = 0;
-	uint32_t backend = 0;
-	const struct guest_mode *mode = NULL;
-	bool verbose = false;
-	size_t i;
-	int c, r;
+static const struct option main_opts[] = {
+	{ "self-domid", required_argument, NULL, 'g' },
+	{ "backend-domid", required_argument, NULL, 'b' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "local-port", required_argument, NULL, 'l' },
+	{ "sim-socket", required_argument, NULL, 's' },
+	{ "transport", required_argument, NULL, 't' },
+	{ "ring-size", required_argument, NULL, 'r' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 }
+};
 
-	while ((c = getopt_long(argc, argv, "+g:b:p:l:s:t:r:T:vhV", opts,
+/* The common options, before the mode. */
+struct main_opts {
+	struct va_argo_opts aopts;
+	uint32_t backend, port, local_port, ring_len;
+	bool verbose;
+};
+
+/* Parses the common options: -1 to go on, else the exit status. */
+static int parse_common(int argc, char **argv, struct guest_ctx *ctx,
+			struct main_opts *o)
+{
+	uint32_t v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+g:b:p:l:s:t:r:T:vhV", main_opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'g':
 			if (va_parse_u32(optarg, 0, VA_ARGO_DOMID_MAX, &v) < 0)
 				goto bad;
-			aopts.self_domid = (uint16_t)v;
+			o->aopts.self_domid = (uint16_t)v;
 			break;
 		case 'b':
-			if (va_parse_u32(optarg, 0, VA_ARGO_DOMID_MAX, &backend) < 0)
+			if (va_parse_u32(optarg, 0, VA_ARGO_DOMID_MAX, &o->backend) < 0)
 				goto bad;
 			break;
 		case 'p':
-			if (va_parse_u32(optarg, 0, UINT32_MAX, &port) < 0)
+			if (va_parse_u32(optarg, 0, UINT32_MAX, &o->port) < 0)
 				goto bad;
 			break;
 		case 'l':
-			if (va_parse_u32(optarg, 1, UINT32_MAX, &local_port) < 0)
+			if (va_parse_u32(optarg, 1, UINT32_MAX, &o->local_port) < 0)
 				goto bad;
 			break;
 		case 's':
-			aopts.sim_socket = optarg;
+			o->aopts.sim_socket = optarg;
 			break;
 		case 't':
-			if (va_transport_parse(optarg, &aopts.transport) < 0)
+			if (va_transport_parse(optarg, &o->aopts.transport) < 0)
 				goto bad;
 			break;
 		case 'r':
-			if (va_parse_u32(optarg, 0, VA_RING_LEN_MAX, &ring_len) < 0 ||
-			    !va_argo_ring_len_valid(ring_len))
+			if (va_parse_u32(optarg, 0, VA_RING_LEN_MAX, &o->ring_len) < 0 ||
+			    !va_argo_ring_len_valid(o->ring_len))
 				goto bad;
 			break;
 		case 'T':
 			if (va_parse_u32(optarg, 0, 86400, &v) < 0 || v == 0)
 				goto bad;
-			ctx.timeout_s = v;
+			ctx->timeout_s = v;
 			break;
 		case 'v':
-			verbose = true;
+			o->verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -336,28 +334,58 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	return -1;
+bad:
+	fprintf(stderr, PROG ": bad value '%s' for -%c\n", optarg, c);
+	return 2;
+}
+
+/* The mode named argv[optind], or NULL (usage printed). */
+static const struct guest_mode *find_mode(int argc, char **argv)
+{
+	size_t i;
+
 	if (optind >= argc) {
 		usage(stderr);
-		return 2;
+		return NULL;
 	}
 	for (i = 0; i < N(modes); i++)
 		if (!strcmp(argv[optind], modes[i].name))
-			mode = &modes[i];
-	if (!mode) {
-		fprintf(stderr, PROG ": unknown mode '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	va_log_init(PROG, verbose ? VA_LOG_DEBUG : VA_LOG_NOTICE, false);
+			return &modes[i];
+	fprintf(stderr, PROG ": unknown mode '%s'\n", argv[optind]);
+	usage(stderr);
+	return NULL;
+}
 
-	r = va_argo_open(&aopts, &ctx.argo);
+int main(int argc, char **argv)
+{
+	struct main_opts o = {
+		.aopts = { .self_domid = 1, .create_domain = true },
+		.port = VA_PORT_BLK_DEFAULT,
+	};
+	struct guest_ctx ctx = {
+		.prog = PROG,
+		.timeout_s = 10,
+	};
+	const struct guest_mode *mode;
+	int r;
+
+	r = parse_common(argc, argv, &ctx, &o);
+	if (r >= 0)
+		return r;
+	mode = find_mode(argc, argv);
+	if (!mode)
+		return 2;
+	va_log_init(PROG, o.verbose ? VA_LOG_DEBUG : VA_LOG_NOTICE, false);
+
+	r = va_argo_open(&o.aopts, &ctx.argo);
 	if (r < 0)
 		return guest_fail(&ctx, r, "cannot attach to Argo");
 	ctx.gopts.argo = ctx.argo;
-	ctx.gopts.backend_domid = (uint16_t)backend;
-	ctx.gopts.port = port;
-	ctx.gopts.local_port = local_port;
-	ctx.gopts.ring_len = ring_len;
+	ctx.gopts.backend_domid = (uint16_t)o.backend;
+	ctx.gopts.port = o.port;
+	ctx.gopts.local_port = o.local_port;
+	ctx.gopts.ring_len = o.ring_len;
 	ctx.gopts.timeout_ms = ctx.timeout_s * 1000;
 	ctx.gopts.wait_for_backend = true;
 
@@ -367,7 +395,4 @@ int main(int argc, char **argv)
 	r = mode->run(&ctx, argc, argv);
 	va_argo_close(ctx.argo);
 	return r;
-bad:
-	fprintf(stderr, PROG ": bad value '%s' for -%c\n", optarg, c);
-	return 2;
 }
