@@ -160,9 +160,14 @@ static int check_info(struct va_guest *g, const struct va_device_info *d,
 	return 0;
 }
 
-/* Make room for `size` slots on queue i (first negotiation only). */
+/* Make room for `size` slots on queue i (first negotiation only).  A
+ * first negotiation that failed after this (-ESTALE, -ETIMEDOUT) is tried
+ * again: its empty slot array is replaced, the device's maximum may have
+ * changed.  No request has a slot before a negotiation succeeds. */
 static int queue_alloc(struct gqueue *q, uint32_t size)
 {
+	free(q->slots);
+	q->size = 0;
 	q->slots = calloc(size, sizeof(*q->slots));
 	if (!q->slots)
 		return -ENOMEM;

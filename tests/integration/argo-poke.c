@@ -19,7 +19,10 @@
  *                   queue 0, but precedes each of the first --bad answers
  *                   with a bad record (unknown id, wrong queue, oversize
  *                   written, length mismatch, wrong source port, unasked
- *                   control reply); runs until killed
+ *                   control reply); the first --stale SET_VQUEUE replies
+ *                   come from a new device session (a restart), so that the
+ *                   guest's first negotiation fails after it has set
+ *                   its queues up and is retried; runs until killed
  *   stalled-reader  registers (G, P), negotiates a virtio-blk device with
  *                   queue 0 of --queue-size, then sends --count READs of
  *                   1 MiB (+ the status byte), 32 a message 50 ms apart,
@@ -62,6 +65,7 @@ struct poke {
 	unsigned int timeout_ms;
 	bool strict_dup;		/* the device is slow: a duplicate must fail */
 	unsigned int bad;		/* evil-device: bad answers to send */
+	unsigned int stale;		/* evil-device: stale SET_VQUEUE replies */
 	unsigned int count;		/* stalled-reader: READs to send */
 	unsigned int queue_size;	/* stalled-reader */
 	unsigned int hold_s;		/* stalled-reader */
@@ -534,6 +538,7 @@ struct evil {
 	struct poke *p;
 	uint32_t session;
 	unsigned int bad_sent;
+	unsigned int stale_sent;
 	struct va_batch out;
 };
 
@@ -642,6 +647,16 @@ static void evil_record(struct evil *e, const struct va_rec *rec)
 		vq.max_size = va_cpu_to_le32(EVIL_QUEUE_MAX);
 		if (rec->msg_id == VA_MSG_GET_VQUEUE)
 			vq.size = vq.enabled = 0;
+		if (rec->msg_id == VA_MSG_SET_VQUEUE &&
+		    e->stale_sent < p->stale) {
+			/* As if the device had restarted in between: the
+			 * reply comes from its next session. */
+			e->stale_sent++;
+			e->session++;
+			evil_add(e, rec->msg_id, VA_F_RESPONSE, rec->queue,
+				 rec->token, &vq, sizeof(vq), NULL, 0);
+			break;
+		}
 		evil_add(e, rec->msg_id, VA_F_RESPONSE, rec->queue, rec->token,
 			 &vq, sizeof(vq), NULL, 0);
 		break;
@@ -827,7 +842,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: " PROG " [--sim-socket S] [--self-domid G] "
 		   "[--backend-domid B] [--port P] [--timeout S] [--strict-dup] "
-		   "[--bad N] [--count N] [--queue-size N] [--hold S] "
+		   "[--bad N] [--stale N] [--count N] [--queue-size N] [--hold S] "
 		   "forge-src|garbage|driver-errors|evil-device|stalled-reader\n");
 }
 
@@ -841,6 +856,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "strict-dup", no_argument, NULL, 'D' },
 		{ "bad", required_argument, NULL, 'B' },
+		{ "stale", required_argument, NULL, 'S' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "queue-size", required_argument, NULL, 'q' },
 		{ "hold", required_argument, NULL, 'H' },
@@ -883,6 +899,9 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			p.bad = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 'S':
+			p.stale = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
 		case 'n':
 			p.count = (unsigned int)strtoul(optarg, NULL, 0);
