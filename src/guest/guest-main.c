@@ -44,12 +44,13 @@ static void usage(FILE *f)
 		"                          simulator if absent)\n"
 		"  -b, --backend-domid B   the backend's domain (default 0)\n"
 		"  -p, --port P            the device's Argo port (default: blk %#x)\n"
-		"  -l, --local-port P      our ring's port (default: the device's)\n"
+		"  -l, --driver-port P     our ring's port (default: the device's)\n"
 		"  -s, --sim-socket PATH   simulator socket (default: $%s, else %s)\n"
 		"  -t, --transport T       sim, xen or auto (default auto)\n"
-		"  -r, --ring-size N       our ring's data bytes (default %u)\n"
+		"  -r, --ring-len N        our ring's data bytes (default %u)\n"
 		"  -T, --timeout S         seconds to wait for the device (default 10)\n"
-		"  -v, --verbose           debug logging\n"
+		"  --log-level L           error, warning, notice, info, debug\n"
+		"                          (default notice)\n"
 		"  -h, --help              this help\n"
 		"  -V, --version           version\n\nModes:\n",
 		VA_PORT_BLK_DEFAULT, VA_SIM_SOCKET_ENV, VA_SIM_SOCKET_DEFAULT,
@@ -258,12 +259,12 @@ static const struct option main_opts[] = {
 	{ "self-domid", required_argument, NULL, 'g' },
 	{ "backend-domid", required_argument, NULL, 'b' },
 	{ "port", required_argument, NULL, 'p' },
-	{ "local-port", required_argument, NULL, 'l' },
+	{ "driver-port", required_argument, NULL, 'l' },
 	{ "sim-socket", required_argument, NULL, 's' },
 	{ "transport", required_argument, NULL, 't' },
-	{ "ring-size", required_argument, NULL, 'r' },
+	{ "ring-len", required_argument, NULL, 'r' },
 	{ "timeout", required_argument, NULL, 'T' },
-	{ "verbose", no_argument, NULL, 'v' },
+	{ "log-level", required_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ 0 }
@@ -272,8 +273,8 @@ static const struct option main_opts[] = {
 /* The common options, before the mode. */
 struct main_opts {
 	struct va_argo_opts aopts;
-	uint32_t backend, port, local_port, ring_len;
-	bool verbose;
+	uint32_t backend, port, driver_port, ring_len;
+	enum va_log_level log_level;
 };
 
 /* Parses the common options: -1 to go on, else the exit status. */
@@ -283,7 +284,7 @@ static int parse_common(int argc, char **argv, struct guest_ctx *ctx,
 	uint32_t v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+g:b:p:l:s:t:r:T:vhV", main_opts,
+	while ((c = getopt_long(argc, argv, "+g:b:p:l:s:t:r:T:hV", main_opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'g':
@@ -300,7 +301,7 @@ static int parse_common(int argc, char **argv, struct guest_ctx *ctx,
 				goto bad;
 			break;
 		case 'l':
-			if (va_parse_u32(optarg, 1, UINT32_MAX, &o->local_port) < 0)
+			if (va_parse_u32(optarg, 1, UINT32_MAX, &o->driver_port) < 0)
 				goto bad;
 			break;
 		case 's':
@@ -320,8 +321,9 @@ static int parse_common(int argc, char **argv, struct guest_ctx *ctx,
 				goto bad;
 			ctx->timeout_s = v;
 			break;
-		case 'v':
-			o->verbose = true;
+		case 'L':
+			if (va_log_parse_level(optarg, &o->log_level) < 0)
+				goto bad;
 			break;
 		case 'h':
 			usage(stdout);
@@ -362,6 +364,7 @@ int main(int argc, char **argv)
 	struct main_opts o = {
 		.aopts = { .self_domid = 1, .create_domain = true },
 		.port = VA_PORT_BLK_DEFAULT,
+		.log_level = VA_LOG_NOTICE,
 	};
 	struct guest_ctx ctx = {
 		.prog = PROG,
@@ -376,7 +379,7 @@ int main(int argc, char **argv)
 	mode = find_mode(argc, argv);
 	if (!mode)
 		return 2;
-	va_log_init(PROG, o.verbose ? VA_LOG_DEBUG : VA_LOG_NOTICE, false);
+	va_log_init(PROG, o.log_level, false);
 
 	r = va_argo_open(&o.aopts, &ctx.argo);
 	if (r < 0)
@@ -384,7 +387,7 @@ int main(int argc, char **argv)
 	ctx.gopts.argo = ctx.argo;
 	ctx.gopts.backend_domid = (uint16_t)o.backend;
 	ctx.gopts.port = o.port;
-	ctx.gopts.local_port = o.local_port;
+	ctx.gopts.local_port = o.driver_port;
 	ctx.gopts.ring_len = o.ring_len;
 	ctx.gopts.timeout_ms = ctx.timeout_s * 1000;
 	ctx.gopts.wait_for_backend = true;

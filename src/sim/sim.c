@@ -1398,14 +1398,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: virtio-argo-sim [OPTIONS]\n"
 		"A user-space model of Xen's Argo service for virtio-argo.\n\n"
-		"  -s, --socket PATH    listen on PATH (default: $%s, else %s)\n"
+		"  -s, --sim-socket PATH listen on PATH (default: $%s, else %s)\n"
 		"  -p, --policy FILE    access policy (default: allow everything)\n"
 		"  -d, --domains LIST   create these domains at start, e.g. 1,2,5-7\n"
 		"                       (domain 0 always exists)\n"
 		"  -t, --attach-timeout MS\n"
 		"                       close a connection that has not attached\n"
 		"                       within MS milliseconds (default %u)\n"
-		"  -v, --verbose        debug logging\n"
+		"  --log-level L        error, warning, notice, info, debug\n"
+		"                       (default notice)\n"
 		"  -h, --help           this help\n"
 		"  -V, --version        version\n",
 		VA_SIM_SOCKET_ENV, VA_SIM_SOCKET_DEFAULT, SIM_ATTACH_TIMEOUT_MS);
@@ -1473,7 +1474,7 @@ static void sim_cleanup(struct sim *s)
 struct sim_opts {
 	const char *socket;		/* NULL: the default */
 	const char *policy;		/* NULL: none */
-	bool verbose;
+	enum va_log_level log_level;
 	uint8_t initial[VA_SIM_MAX_DOMAINS];	/* domains created at start */
 };
 
@@ -1483,11 +1484,11 @@ static int parse_options(int argc, char **argv, struct sim *s,
 			 struct sim_opts *o)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
+		{ "sim-socket", required_argument, NULL, 's' },
 		{ "policy", required_argument, NULL, 'p' },
 		{ "domains", required_argument, NULL, 'd' },
 		{ "attach-timeout", required_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
+		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -1496,7 +1497,7 @@ static int parse_options(int argc, char **argv, struct sim *s,
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:p:d:t:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:p:d:t:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->socket = optarg;
@@ -1522,8 +1523,12 @@ static int parse_options(int argc, char **argv, struct sim *s,
 			}
 			s->attach_timeout_ms = (unsigned int)ul;
 			break;
-		case 'v':
-			o->verbose = true;
+		case 'L':
+			if (va_log_parse_level(optarg, &o->log_level) < 0) {
+				fprintf(stderr, "virtio-argo-sim: bad --log-level '%s'\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -1572,14 +1577,14 @@ static int sim_open(struct sim *s)
 int main(int argc, char **argv)
 {
 	static struct sim s = { .attach_timeout_ms = SIM_ATTACH_TIMEOUT_MS };
-	static struct sim_opts o;
+	static struct sim_opts o = { .log_level = VA_LOG_INFO };
 	unsigned int i;
 	int err;
 
 	err = parse_options(argc, argv, &s, &o);
 	if (err >= 0)
 		return err;
-	va_log_init("virtio-argo-sim", o.verbose ? VA_LOG_DEBUG : VA_LOG_INFO,
+	va_log_init("virtio-argo-sim", o.log_level,
 		    false);
 	if (va_policy_load(o.policy, &s.policy) < 0)
 		return 2;

@@ -244,7 +244,7 @@ va_stop() {
 # va_start_sim [SIM OPTIONS]: start the simulator on the private socket.
 va_start_sim() {
 	va_need "$VA_SIM"
-	va_bg sim "$VA_SIM" --socket "$VA_SOCK" "$@"
+	va_bg sim "$VA_SIM" --sim-socket "$VA_SOCK" "$@"
 	VA_SIM_PID=$VA_PID
 	va_watch "$VA_PID"
 	va_wait 10 test -S "$VA_SOCK" || va_fail "simulator did not start"

@@ -56,18 +56,18 @@ expect_rc 2 "$CTL" frobnicate 1
 
 # A bad policy file: exit 2 naming the line.
 printf '# ok\nallow-send 0 1\nattach 0 uid\n' >"$DIR/bad.pol"
-expect_rc 2 "$SIM" --socket "$SOCK" --policy "$DIR/bad.pol"
+expect_rc 2 "$SIM" --sim-socket "$SOCK" --policy "$DIR/bad.pol"
 grep -q "bad.pol:3" "$DIR/err" || fail "policy error lacks the line number: $(cat "$DIR/err")"
-expect_rc 2 "$SIM" --socket "$SOCK" --policy "$DIR/missing.pol"
+expect_rc 2 "$SIM" --sim-socket "$SOCK" --policy "$DIR/missing.pol"
 
 # No simulator: the control tool fails with 1.
 expect_rc 1 "$CTL" --sim-socket "$SOCK" list
 
-"$SIM" --socket "$SOCK" --domains 3,7-8 2>"$DIR/sim.log" &
+"$SIM" --sim-socket "$SOCK" --domains 3,7-8 2>"$DIR/sim.log" &
 SIM_PID=$!
 wait_socket
 
-expect_rc 1 "$SIM" --socket "$SOCK"
+expect_rc 1 "$SIM" --sim-socket "$SOCK"
 grep -q "another simulator" "$DIR/err" || fail "second simulator: $(cat "$DIR/err")"
 
 expect_rc 0 "$CTL" --sim-socket "$SOCK" list

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # A domain serving itself, as dom0 does in the real-Xen stage 1: blkd and
 # the guest both in domain 0, the guest's ring on its own port
-# (--driver-port / --local-port) because two rings (0, P, partner 0)
+# (--driver-port in both) because two rings (0, P, partner 0)
 # cannot coexist. Without a distinct driver port blkd refuses to start
 # with a message that says why. Data written through the FUSE file is read
 # back from the image itself.  Also: --domain (a XenStore name) is refused
@@ -50,7 +50,7 @@ va_grep "$VA_TMP/blkd.log" 'serving' || va_fail "blkd did not start"
 
 mkdir -p "$VA_TMP/mnt"
 va_bg fuse "$VA_GUEST" --sim-socket "$VA_SOCK" --self-domid 0 \
-	--port "$VA_BLK_PORT" --local-port "$drv" --timeout 20 blk fuse "$VA_TMP/mnt"
+	--port "$VA_BLK_PORT" --driver-port "$drv" --timeout 20 blk fuse "$VA_TMP/mnt"
 VA_FUSE_PID=$VA_PID
 VA_FUSE_DIR=$VA_TMP/mnt
 va_wait 10 test -f "$VA_TMP/mnt/disk" || va_fail "FUSE file did not appear"

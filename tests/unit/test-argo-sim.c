@@ -63,7 +63,7 @@ static void sim_start_args(const char *a1, const char *a2, const char *a3,
 	if (sim_pid == 0) {
 		/* A failed check ends the test process: take the sim along. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execl(sim_bin(), sim_bin(), "--socket", sock_path, a1, a2, a3, a4,
+		execl(sim_bin(), sim_bin(), "--sim-socket", sock_path, a1, a2, a3, a4,
 		      (char *)NULL);
 		_exit(127);
 	}
@@ -973,7 +973,7 @@ static int run_sim_sync(const char *a1, const char *a2)
 		int null = open("/dev/null", 0);
 
 		dup2(null, 2);
-		execl(sim_bin(), sim_bin(), "--socket", sock_path, a1, a2,
+		execl(sim_bin(), sim_bin(), "--sim-socket", sock_path, a1, a2,
 		      (char *)NULL);
 		_exit(127);
 	}
@@ -1005,7 +1005,7 @@ START_TEST(test_startup)
 	sim_pid = fork();
 	if (sim_pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execl(sim_bin(), sim_bin(), "--socket", sock_path, (char *)NULL);
+		execl(sim_bin(), sim_bin(), "--sim-socket", sock_path, (char *)NULL);
 		_exit(127);
 	}
 	/* The stale file stays until the new simulator replaced it. */
