@@ -36,7 +36,7 @@
  *    bits, features and queue sizes, then every in-flight request is sent
  *    again with the same id.  The virtio driver does not notice.
  *  - Replies that fail validation are dropped and counted; after
- *    VA_MAX_VIOLATIONS the device is marked broken (virtio_break_device).
+ *    VARGO_MAX_VIOLATIONS the device is marked broken (virtio_break_device).
  *
  * Locking: op_lock (mutex) serialises config ops and renegotiation;
  * ctrl_lock (mutex) one control round trip; vd->lock (spinlock, irqsave)
@@ -71,34 +71,34 @@
 #include "argo-core.h"
 #include "vring-walk.h"
 
-#define VA_MAX_DEVICES		16
-#define VA_MAX_VIOLATIONS	16u
-#define VA_CTRL_TIMEOUT		(5 * HZ)
+#define VARGO_MAX_DEVICES		16
+#define VARGO_MAX_VIOLATIONS	16u
+#define VARGO_CTRL_TIMEOUT		(5 * HZ)
 /*
  * A reply the device holds until the I/O it dropped has ended (a reset,
  * a queue reset, DEVICE_INFO: docs/protocol.md 11.1); a slow disk may take
  * this long, and going on before it would let old writes land late.
  */
-#define VA_FENCE_TIMEOUT	(30 * HZ)
-#define VA_PROBE_BACKOFF_MIN	(HZ / 2)
-#define VA_PROBE_BACKOFF_MAX	(30 * HZ)
+#define VARGO_FENCE_TIMEOUT	(30 * HZ)
+#define VARGO_PROBE_BACKOFF_MIN	(HZ / 2)
+#define VARGO_PROBE_BACKOFF_MAX	(30 * HZ)
 /*
  * The longest wait for room in the device's ring: a device that keeps its
  * ring full is then handled as one that does not answer.
  */
-#define VA_SEND_TIMEOUT		(5 * HZ)
+#define VARGO_SEND_TIMEOUT		(5 * HZ)
 /*
  * Requests wait this long for a device that does not answer (its ring
  * gone, full or silent) before they are completed with an error; so does
- * a request that has been replayed VA_MAX_REPLAYS times without an answer.
+ * a request that has been replayed VARGO_MAX_REPLAYS times without an answer.
  */
-#define VA_HOLD_MAX		(20 * HZ)
-#define VA_MAX_REPLAYS		8u
+#define VARGO_HOLD_MAX		(20 * HZ)
+#define VARGO_MAX_REPLAYS		8u
 /* After this long without a violation burst, recovery starts at once. */
-#define VA_RECOVER_QUIET	(60 * HZ)
-#define VA_VRING_MAX		256u	/* local vring size cap */
-#define VA_DMA_MAX_SEG		(128u * 1024)
-#define VA_CTRL_BODY_MAX	(sizeof(struct va_config) + VA_MAX_CONFIG_XFER)
+#define VARGO_RECOVER_QUIET	(60 * HZ)
+#define VARGO_VRING_MAX		256u	/* local vring size cap */
+#define VARGO_DMA_MAX_SEG		(128u * 1024)
+#define VARGO_CTRL_BODY_MAX	(sizeof(struct va_config) + VA_MAX_CONFIG_XFER)
 
 static char *devices;
 module_param(devices, charp, 0444);
@@ -109,15 +109,15 @@ static unsigned int ring_len = VA_RING_LEN_DEFAULT;
 module_param(ring_len, uint, 0444);
 MODULE_PARM_DESC(ring_len, "Data bytes of each device's Argo ring");
 
-struct va_dev;
+struct vargo_dev;
 
 /* One request in flight: the message as sent (kept for replay) and the
  * chain's segments (the device-writable ones receive the reply).
  */
-struct va_req {
+struct vargo_req {
 	struct list_head node;		/* vd->inflight, submission order */
-	struct va_vq *q;
-	struct va_chain chain;		/* chain.segs points into this alloc */
+	struct vargo_vq *q;
+	struct vargo_chain chain;		/* chain.segs points into this alloc */
 	u32 msg_len;
 	u8 *msg;			/* va_hdr + va_request + sizes + data */
 	unsigned int refs;		/* under vd->lock: list + replay pins */
@@ -125,19 +125,19 @@ struct va_req {
 	unsigned int replays;		/* under vd->lock */
 };
 
-struct va_vq {
-	struct va_dev *vd;
+struct vargo_vq {
+	struct vargo_dev *vd;
 	struct virtqueue *vq;
 	const struct vring *vr;
 	u16 index;			/* protocol queue index */
 	u16 num;
 	u16 last_avail;			/* kick_work only */
 	u16 used_idx;			/* under vd->lock */
-	struct va_req **inflight;	/* by head; num entries */
-	struct va_seg *scratch;		/* num entries, kick_work only */
+	struct vargo_req **inflight;	/* by head; num entries */
+	struct vargo_seg *scratch;		/* num entries, kick_work only */
 };
 
-struct va_stats {
+struct vargo_stats {
 	u64 requests;
 	u64 responses;
 	u64 replayed;
@@ -149,14 +149,14 @@ struct va_stats {
 	u64 failed;			/* chains completed with an error */
 };
 
-struct va_dev {
+struct vargo_dev {
 	struct virtio_device vdev;
 	struct platform_device *pdev;
 	unsigned int idx;
 	u16 domid;
 	u32 port;			/* the device's (destination, source check) */
 	u32 local_port;			/* our ring's (source of our messages) */
-	struct va_kring *ring;
+	struct vargo_kring *ring;
 
 	u32 session;			/* ours, fixed for the device's life */
 	u32 dev_session;		/* the device's, from DEVICE_INFO */
@@ -177,7 +177,7 @@ struct va_dev {
 	int ctrl_err;
 	u32 ctrl_session;
 	u32 ctrl_len;
-	u8 ctrl_body[VA_CTRL_BODY_MAX];
+	u8 ctrl_body[VARGO_CTRL_BODY_MAX];
 
 	/* Driver-visible state, under op_lock. */
 	u8 status;
@@ -191,9 +191,9 @@ struct va_dev {
 	bool config_valid;
 	bool config_stale;
 
-	struct va_vq *vqs[VA_MAX_QUEUES];
+	struct vargo_vq *vqs[VA_MAX_QUEUES];
 	struct list_head inflight;
-	struct list_head dead;		/* freed requests awaiting va_reap() */
+	struct list_head dead;		/* freed requests awaiting vargo_reap() */
 	bool link_up;			/* under lock: send requests now */
 	u32 replay_seq;
 	bool active;			/* under lock: restarts mean reneg */
@@ -201,14 +201,14 @@ struct va_dev {
 	bool dev_initialized;		/* register_virtio_device was called */
 	bool stopping;			/* under lock: queue no more work */
 	/*
-	 * Set (under lock, then va_argo_wake_senders()) to make every wait
+	 * Set (under lock, then vargo_argo_wake_senders()) to make every wait
 	 * for ring space give up: while stopping, and while del_vqs flushes.
 	 */
 	bool cancel_sends;
 	bool ctrl_gone;			/* stopping and a control timed out */
 	/*
 	 * Under lock: complete chains with an error instead of sending them
-	 * (stopping, broken, or no answer for VA_HOLD_MAX).
+	 * (stopping, broken, or no answer for VARGO_HOLD_MAX).
 	 */
 	bool failing;
 	unsigned long down_since;	/* under lock: jiffies, link_up lost */
@@ -218,7 +218,7 @@ struct va_dev {
 	bool broken;
 	bool break_done;		/* virtio_break_device called */
 	unsigned int violations;
-	struct va_stats stats;
+	struct vargo_stats stats;
 
 	struct workqueue_struct *wq;
 	struct work_struct kick_work;
@@ -228,12 +228,12 @@ struct va_dev {
 	unsigned long backoff;
 };
 
-static struct va_dev *va_devs[VA_MAX_DEVICES];
-static unsigned int va_ndevs;
+static struct vargo_dev *vargo_devs[VARGO_MAX_DEVICES];
+static unsigned int vargo_ndevs;
 
-static struct va_dev *to_va(struct virtio_device *vdev)
+static struct vargo_dev *to_vargo(struct virtio_device *vdev)
 {
-	return container_of(vdev, struct va_dev, vdev);
+	return container_of(vdev, struct vargo_dev, vdev);
 }
 
 /* ------------------------------------------------------------------ */
@@ -243,28 +243,28 @@ static struct va_dev *to_va(struct virtio_device *vdev)
 /*
  * A "DMA address" is the kernel virtual address of the buffer in the
  * linear map.  Nothing is ever given to hardware or to the backend; the
- * transport translates it back in va_xlate().  Highmem pages (32-bit only)
+ * transport translates it back in vargo_xlate().  Highmem pages (32-bit only)
  * have no such address and are refused.
  */
-static dma_addr_t va_dma_map_page(struct device *dev, struct page *page,
-				  unsigned long offset, size_t size,
-				  enum dma_data_direction dir,
-				  unsigned long attrs)
+static dma_addr_t vargo_dma_map_page(struct device *dev, struct page *page,
+				     unsigned long offset, size_t size,
+				     enum dma_data_direction dir,
+				     unsigned long attrs)
 {
 	if (PageHighMem(page))
 		return DMA_MAPPING_ERROR;
 	return (dma_addr_t)(uintptr_t)(page_address(page) + offset);
 }
 
-static void va_dma_unmap_page(struct device *dev, dma_addr_t handle,
-			      size_t size, enum dma_data_direction dir,
-			      unsigned long attrs)
+static void vargo_dma_unmap_page(struct device *dev, dma_addr_t handle,
+				 size_t size, enum dma_data_direction dir,
+				 unsigned long attrs)
 {
 }
 
-static void *va_dma_alloc(struct device *dev, size_t size,
-			  dma_addr_t *dma_handle, gfp_t gfp,
-			  unsigned long attrs)
+static void *vargo_dma_alloc(struct device *dev, size_t size,
+			     dma_addr_t *dma_handle, gfp_t gfp,
+			     unsigned long attrs)
 {
 	void *p = alloc_pages_exact(size, (gfp & ~__GFP_HIGHMEM) | __GFP_ZERO);
 
@@ -274,23 +274,23 @@ static void *va_dma_alloc(struct device *dev, size_t size,
 	return p;
 }
 
-static void va_dma_free(struct device *dev, size_t size, void *vaddr,
-			dma_addr_t dma_handle, unsigned long attrs)
+static void vargo_dma_free(struct device *dev, size_t size, void *vaddr,
+			   dma_addr_t dma_handle, unsigned long attrs)
 {
 	free_pages_exact(vaddr, size);
 }
 
-static size_t va_dma_max_mapping_size(struct device *dev)
+static size_t vargo_dma_max_mapping_size(struct device *dev)
 {
-	return VA_DMA_MAX_SEG;
+	return VARGO_DMA_MAX_SEG;
 }
 
-static const struct dma_map_ops va_dma_ops = {
-	.map_page = va_dma_map_page,
-	.unmap_page = va_dma_unmap_page,
-	.alloc = va_dma_alloc,
-	.free = va_dma_free,
-	.max_mapping_size = va_dma_max_mapping_size,
+static const struct dma_map_ops vargo_dma_ops = {
+	.map_page = vargo_dma_map_page,
+	.unmap_page = vargo_dma_unmap_page,
+	.alloc = vargo_dma_alloc,
+	.free = vargo_dma_free,
+	.max_mapping_size = vargo_dma_max_mapping_size,
 };
 
 /*
@@ -300,7 +300,7 @@ static const struct dma_map_ops va_dma_ops = {
  * guest-physical addresses into descriptors.  Argo exists only on Xen, so
  * the second case matters only to keep the translation defined.
  */
-static void *va_xlate(void *ctx, u64 addr, u32 len)
+static void *vargo_xlate(void *ctx, u64 addr, u32 len)
 {
 	void *p;
 
@@ -325,8 +325,8 @@ static void *va_xlate(void *ctx, u64 addr, u32 len)
 /* Sending                                                             */
 /* ------------------------------------------------------------------ */
 
-static void va_fill_hdr(struct va_dev *vd, struct va_hdr *h, u8 msg_id,
-			u16 queue, u32 token, u32 len)
+static void vargo_fill_hdr(struct vargo_dev *vd, struct va_hdr *h, u8 msg_id,
+			   u16 queue, u32 token, u32 len)
 {
 	h->msg_id = msg_id;
 	h->flags = 0;
@@ -338,22 +338,22 @@ static void va_fill_hdr(struct va_dev *vd, struct va_hdr *h, u8 msg_id,
 
 /*
  * Send one message to the device; may sleep: waits for ring space at most
- * VA_SEND_TIMEOUT, and not at all once cancel_sends is set.
+ * VARGO_SEND_TIMEOUT, and not at all once cancel_sends is set.
  */
-static int va_send(struct va_dev *vd, const struct kvec *iov,
-		   unsigned int niov)
+static int vargo_send(struct vargo_dev *vd, const struct kvec *iov,
+		      unsigned int niov)
 {
-	return va_argo_sendv_bounded(vd->ring, vd->domid, vd->port, iov, niov,
-				     VA_ARGO_MSG_TYPE, VA_SEND_TIMEOUT,
-				     &vd->cancel_sends);
+	return vargo_argo_sendv_bounded(vd->ring, vd->domid, vd->port, iov, niov,
+					VA_ARGO_MSG_TYPE, VARGO_SEND_TIMEOUT,
+					&vd->cancel_sends);
 }
 
 /*
  * Make the waits of kick_work, reneg_work and probe_work give up: ring
  * space (cancel_sends) and the control reply now awaited.  Under vd->lock;
- * the caller then calls va_argo_wake_senders().
+ * the caller then calls vargo_argo_wake_senders().
  */
-static void va_cancel_waits(struct va_dev *vd)
+static void vargo_cancel_waits(struct vargo_dev *vd)
 {
 	vd->cancel_sends = true;
 	if (vd->ctrl_waiting) {
@@ -372,7 +372,7 @@ static void va_cancel_waits(struct va_dev *vd)
  * completions, so kick_work first completes every chain in flight or
  * waiting with an error (failing), then breaks the device.  Under vd->lock.
  */
-static void va_mark_broken(struct va_dev *vd, const char *why)
+static void vargo_mark_broken(struct vargo_dev *vd, const char *why)
 {
 	if (vd->broken)
 		return;
@@ -383,7 +383,7 @@ static void va_mark_broken(struct va_dev *vd, const char *why)
 }
 
 /* The link to the device is down (requests wait).  Under vd->lock. */
-static void va_link_down(struct va_dev *vd)
+static void vargo_link_down(struct vargo_dev *vd)
 {
 	if (vd->link_up)
 		vd->down_since = jiffies;
@@ -394,17 +394,17 @@ static void va_link_down(struct va_dev *vd)
  * A burst of violations is handled as a backend fault, like a restart:
  * renegotiate (which resets the device) and replay.  At most one pending
  * at a time, and each burst waits twice as long as the one before (from
- * 0 up to VA_PROBE_BACKOFF_MAX; after VA_RECOVER_QUIET without a burst
+ * 0 up to VARGO_PROBE_BACKOFF_MAX; after VARGO_RECOVER_QUIET without a burst
  * from 0 again), so that a peer sending garbage cannot keep the device
  * resetting.  Under vd->lock.
  */
-static void va_recover(struct va_dev *vd)
+static void vargo_recover(struct vargo_dev *vd)
 {
 	vd->violations = 0;
 	if (!vd->active || vd->stopping || vd->broken ||
 	    delayed_work_pending(&vd->reneg_work))
 		return;
-	if (time_after(jiffies, vd->last_recover + VA_RECOVER_QUIET))
+	if (time_after(jiffies, vd->last_recover + VARGO_RECOVER_QUIET))
 		vd->recover_delay = 0;
 	vd->last_recover = jiffies;
 	vd->stats.recoveries++;
@@ -413,21 +413,21 @@ static void va_recover(struct va_dev *vd)
 			     jiffies_to_msecs(vd->recover_delay));
 	queue_delayed_work(vd->wq, &vd->reneg_work, vd->recover_delay);
 	vd->recover_delay = clamp(vd->recover_delay * 2,
-				  (unsigned long)VA_PROBE_BACKOFF_MIN,
-				  (unsigned long)VA_PROBE_BACKOFF_MAX);
+				  (unsigned long)VARGO_PROBE_BACKOFF_MIN,
+				  (unsigned long)VARGO_PROBE_BACKOFF_MAX);
 }
 
 /* Called with vd->lock held. */
-static void va_violation(struct va_dev *vd, const char *what, int err)
+static void vargo_violation(struct vargo_dev *vd, const char *what, int err)
 {
 	vd->stats.violations++;
 	dev_warn_ratelimited(&vd->pdev->dev, "dropped reply: %s (%d)\n",
 			     what, err);
-	if (++vd->violations > VA_MAX_VIOLATIONS)
-		va_recover(vd);
+	if (++vd->violations > VARGO_MAX_VIOLATIONS)
+		vargo_recover(vd);
 }
 
-static bool va_session_is_old(const struct va_dev *vd, u32 s)
+static bool vargo_session_is_old(const struct vargo_dev *vd, u32 s)
 {
 	unsigned int i;
 
@@ -439,11 +439,11 @@ static bool va_session_is_old(const struct va_dev *vd, u32 s)
 
 /*
  * Stop sending and renegotiate after delay.  Under vd->lock; nothing is
- * queued once the device is being torn down (va_dev_destroy).
+ * queued once the device is being torn down (vargo_dev_destroy).
  */
-static void va_schedule_reneg(struct va_dev *vd, unsigned long delay)
+static void vargo_schedule_reneg(struct vargo_dev *vd, unsigned long delay)
 {
-	va_link_down(vd);
+	vargo_link_down(vd);
 	if (!vd->stopping)
 		mod_delayed_work(vd->wq, &vd->reneg_work, delay);
 }
@@ -451,14 +451,14 @@ static void va_schedule_reneg(struct va_dev *vd, unsigned long delay)
 /* A record carried a device session we did not negotiate with: either an
  * old one (drop) or a restarted backend (renegotiate).  Under vd->lock.
  */
-static void va_foreign_session(struct va_dev *vd, u32 s)
+static void vargo_foreign_session(struct vargo_dev *vd, u32 s)
 {
-	if (s == 0 || va_session_is_old(vd, s)) {
+	if (s == 0 || vargo_session_is_old(vd, s)) {
 		vd->stats.stale++;
 		return;
 	}
 	if (vd->active)
-		va_schedule_reneg(vd, 0);
+		vargo_schedule_reneg(vd, 0);
 	else if (!vd->stopping)
 		mod_delayed_work(system_long_wq, &vd->probe_work, 0);
 }
@@ -467,7 +467,7 @@ static void va_foreign_session(struct va_dev *vd, u32 s)
 /* Control round trips                                                 */
 /* ------------------------------------------------------------------ */
 
-static int va_err_to_errno(u32 e)
+static int vargo_err_to_errno(u32 e)
 {
 	switch (e) {
 	case VA_ERR_RANGE:
@@ -491,16 +491,16 @@ static int va_err_to_errno(u32 e)
  * body bytes; *ret_len (if not NULL) the body length.  The response's
  * session is checked against the device session except for DEVICE_INFO,
  * which (re)learns it.  Replies the device may hold as a fence get
- * VA_FENCE_TIMEOUT, others VA_CTRL_TIMEOUT.
+ * VARGO_FENCE_TIMEOUT, others VARGO_CTRL_TIMEOUT.
  */
-static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
-		   u32 req_len, const void *data, u32 data_len, void *resp,
-		   u32 resp_max, u32 *ret_len)
+static int vargo_ctrl(struct vargo_dev *vd, u8 msg_id, u16 queue, const void *req,
+		      u32 req_len, const void *data, u32 data_len, void *resp,
+		      u32 resp_max, u32 *ret_len)
 {
 	struct va_hdr h;
 	struct kvec iov[3];
 	unsigned int niov;
-	unsigned long flags, timeout = VA_CTRL_TIMEOUT;
+	unsigned long flags, timeout = VARGO_CTRL_TIMEOUT;
 	u32 token, session, len;
 	bool stopping;
 	int err;
@@ -509,18 +509,18 @@ static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 	    (msg_id == VA_MSG_SET_DEVICE_STATUS &&
 	     req_len >= sizeof(struct va_status) &&
 	     !va_le32_to_cpu(((const struct va_status *)req)->status)))
-		timeout = VA_FENCE_TIMEOUT;
+		timeout = VARGO_FENCE_TIMEOUT;
 	mutex_lock(&vd->ctrl_lock);
 	spin_lock_irqsave(&vd->lock, flags);
 	/*
-	 * Tearing down, or a device unreachable for VA_HOLD_MAX (failing: its
+	 * Tearing down, or a device unreachable for VARGO_HOLD_MAX (failing: its
 	 * requests are being completed with errors): nothing waits for the
 	 * device's fences any more, and once a stopping device has not
 	 * answered, the rest is not even asked.
 	 */
 	stopping = vd->stopping;
 	if (stopping || vd->failing)
-		timeout = VA_CTRL_TIMEOUT;
+		timeout = VARGO_CTRL_TIMEOUT;
 	if (stopping && vd->ctrl_gone) {
 		spin_unlock_irqrestore(&vd->lock, flags);
 		mutex_unlock(&vd->ctrl_lock);
@@ -534,7 +534,7 @@ static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 	reinit_completion(&vd->ctrl_done);
 	spin_unlock_irqrestore(&vd->lock, flags);
 
-	va_fill_hdr(vd, &h, msg_id, queue, token, req_len + data_len);
+	vargo_fill_hdr(vd, &h, msg_id, queue, token, req_len + data_len);
 	iov[0].iov_base = &h;
 	iov[0].iov_len = sizeof(h);
 	niov = 1;
@@ -546,7 +546,7 @@ static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 		iov[niov].iov_base = (void *)data;
 		iov[niov++].iov_len = data_len;
 	}
-	err = va_send(vd, iov, niov);
+	err = vargo_send(vd, iov, niov);
 	if (err >= 0 &&
 	    !wait_for_completion_timeout(&vd->ctrl_done, timeout))
 		err = -ETIMEDOUT;
@@ -582,29 +582,29 @@ static int va_ctrl(struct va_dev *vd, u8 msg_id, u16 queue, const void *req,
 }
 
 /* Control request with a fixed-size response body. */
-static int va_ctrl_fixed(struct va_dev *vd, u8 msg_id, u16 queue,
-			 const void *req, u32 req_len, void *resp,
-			 u32 resp_len)
+static int vargo_ctrl_fixed(struct vargo_dev *vd, u8 msg_id, u16 queue,
+			    const void *req, u32 req_len, void *resp,
+			    u32 resp_len)
 {
 	u32 len;
 	int err;
 
-	err = va_ctrl(vd, msg_id, queue, req, req_len, NULL, 0, resp,
-		      resp_len, &len);
+	err = vargo_ctrl(vd, msg_id, queue, req, req_len, NULL, 0, resp,
+			 resp_len, &len);
 	if (!err && len != resp_len)
 		err = -EPROTO;
 	return err;
 }
 
-static int va_device_info(struct va_dev *vd, struct va_device_info *ret)
+static int vargo_device_info(struct vargo_dev *vd, struct va_device_info *ret)
 {
 	struct va_device_info_req req = {
 		.driver_ring_len = va_cpu_to_le32(ring_len),
 	};
 	int err;
 
-	err = va_ctrl_fixed(vd, VA_MSG_DEVICE_INFO, 0, &req, sizeof(req),
-			    ret, sizeof(*ret));
+	err = vargo_ctrl_fixed(vd, VA_MSG_DEVICE_INFO, 0, &req, sizeof(req),
+			       ret, sizeof(*ret));
 	if (err)
 		return err;
 	if (va_le32_to_cpu(ret->version_min) > VA_PROTOCOL_VERSION ||
@@ -622,20 +622,20 @@ static int va_device_info(struct va_dev *vd, struct va_device_info *ret)
 	return 0;
 }
 
-static int va_set_status_raw(struct va_dev *vd, u8 status, u8 *ret_status)
+static int vargo_set_status_raw(struct vargo_dev *vd, u8 status, u8 *ret_status)
 {
 	struct va_status req = { .status = va_cpu_to_le32(status) };
 	struct va_status resp;
 	int err;
 
-	err = va_ctrl_fixed(vd, VA_MSG_SET_DEVICE_STATUS, 0, &req, sizeof(req),
-			    &resp, sizeof(resp));
+	err = vargo_ctrl_fixed(vd, VA_MSG_SET_DEVICE_STATUS, 0, &req, sizeof(req),
+			       &resp, sizeof(resp));
 	if (!err && ret_status)
 		*ret_status = (u8)va_le32_to_cpu(resp.status);
 	return err;
 }
 
-static int va_set_features_raw(struct va_dev *vd, u64 features)
+static int vargo_set_features_raw(struct vargo_dev *vd, u64 features)
 {
 	struct va_features req = {
 		.block = 0,
@@ -643,11 +643,11 @@ static int va_set_features_raw(struct va_dev *vd, u64 features)
 	};
 	struct va_features resp;
 
-	return va_ctrl_fixed(vd, VA_MSG_SET_DRV_FEATURES, 0, &req, sizeof(req),
-			     &resp, sizeof(resp));
+	return vargo_ctrl_fixed(vd, VA_MSG_SET_DRV_FEATURES, 0, &req, sizeof(req),
+				&resp, sizeof(resp));
 }
 
-static int va_set_vqueue(struct va_dev *vd, u16 index, u32 size, bool enable)
+static int vargo_set_vqueue(struct vargo_dev *vd, u16 index, u32 size, bool enable)
 {
 	struct va_vqueue req = {
 		.index = va_cpu_to_le32(index),
@@ -656,8 +656,8 @@ static int va_set_vqueue(struct va_dev *vd, u16 index, u32 size, bool enable)
 	};
 	struct va_vqueue resp;
 
-	return va_ctrl_fixed(vd, VA_MSG_SET_VQUEUE, index, &req, sizeof(req),
-			     &resp, sizeof(resp));
+	return vargo_ctrl_fixed(vd, VA_MSG_SET_VQUEUE, index, &req, sizeof(req),
+				&resp, sizeof(resp));
 }
 
 /* ------------------------------------------------------------------ */
@@ -665,18 +665,18 @@ static int va_set_vqueue(struct va_dev *vd, u16 index, u32 size, bool enable)
 /* ------------------------------------------------------------------ */
 
 /* Drop a reference (the request is already off vd->inflight); the last
- * one moves it to vd->dead, freed by va_reap() outside the spinlock
+ * one moves it to vd->dead, freed by vargo_reap() outside the spinlock
  * (vfree must not run under it).  Under vd->lock.
  */
-static void va_req_put(struct va_dev *vd, struct va_req *r)
+static void vargo_req_put(struct vargo_dev *vd, struct vargo_req *r)
 {
 	if (--r->refs == 0)
 		list_add_tail(&r->node, &vd->dead);
 }
 
-static void va_reap(struct va_dev *vd)
+static void vargo_reap(struct vargo_dev *vd)
 {
-	struct va_req *r, *tmp;
+	struct vargo_req *r, *tmp;
 	unsigned long flags;
 	LIST_HEAD(dead);
 
@@ -691,24 +691,24 @@ static void va_reap(struct va_dev *vd)
  * completing it: used after a device reset, when the driver no longer
  * expects completions.  Under vd->lock.
  */
-static void va_drop_inflight(struct va_dev *vd, struct va_vq *q)
+static void vargo_drop_inflight(struct vargo_dev *vd, struct vargo_vq *q)
 {
-	struct va_req *r, *tmp;
+	struct vargo_req *r, *tmp;
 
 	list_for_each_entry_safe(r, tmp, &vd->inflight, node) {
 		if (q && r->q != q)
 			continue;
 		r->q->inflight[r->chain.head] = NULL;
 		list_del(&r->node);
-		va_req_put(vd, r);
+		vargo_req_put(vd, r);
 	}
 }
 
-static int va_lookup(void *ctx, u16 queue, u32 token, u32 *ret_in_len)
+static int vargo_lookup(void *ctx, u16 queue, u32 token, u32 *ret_in_len)
 {
-	struct va_dev *vd = ctx;
-	struct va_vq *q = vd->vqs[queue];
-	struct va_req *r;
+	struct vargo_dev *vd = ctx;
+	struct vargo_vq *q = vd->vqs[queue];
+	struct vargo_req *r;
 
 	if (!q || token >= q->num)
 		return -ENOENT;
@@ -723,7 +723,7 @@ static int va_lookup(void *ctx, u16 queue, u32 token, u32 *ret_in_len)
 /* Completions                                                         */
 /* ------------------------------------------------------------------ */
 
-static bool va_is_blk(const struct va_dev *vd)
+static bool vargo_is_blk(const struct vargo_dev *vd)
 {
 	return vd->vdev.id.device == VIRTIO_ID_BLOCK;
 }
@@ -733,12 +733,12 @@ static bool va_is_blk(const struct va_dev *vd)
  * device did not write must not reach the driver as data (it would see
  * the buffers' stale contents, and might write them back out).
  */
-static void va_chain_zero_from(const struct va_chain *c, u32 from)
+static void vargo_chain_zero_from(const struct vargo_chain *c, u32 from)
 {
 	unsigned int k;
 
 	for (k = c->nr_out; k < c->nr_out + c->nr_in; k++) {
-		const struct va_seg *sg = &c->segs[k];
+		const struct vargo_seg *sg = &c->segs[k];
 
 		if (from >= sg->len) {
 			from -= sg->len;
@@ -750,7 +750,7 @@ static void va_chain_zero_from(const struct va_chain *c, u32 from)
 }
 
 /* Put head into q's used ring with length len.  Under vd->lock. */
-static void va_used_add(struct va_dev *vd, struct va_vq *q, u16 head, u32 len)
+static void vargo_used_add(struct vargo_dev *vd, struct vargo_vq *q, u16 head, u32 len)
 {
 	struct vring_used *used = q->vr->used;
 	u16 slot = q->used_idx % q->num;
@@ -768,58 +768,58 @@ static void va_used_add(struct va_dev *vd, struct va_vq *q, u16 head, u32 len)
  * are zeroed and used.len is 0, except for virtio-blk, whose status byte
  * (the last writable one) then says VIRTIO_BLK_S_IOERR.  Under vd->lock.
  */
-static void va_fail_chain(struct va_dev *vd, struct va_vq *q,
-			  const struct va_chain *c)
+static void vargo_fail_chain(struct vargo_dev *vd, struct vargo_vq *q,
+			     const struct vargo_chain *c)
 {
 	u32 len = 0;
 
-	va_chain_zero_from(c, 0);
-	if (va_is_blk(vd) && c->nr_in) {
-		const struct va_seg *st = &c->segs[c->nr_out + c->nr_in - 1];
+	vargo_chain_zero_from(c, 0);
+	if (vargo_is_blk(vd) && c->nr_in) {
+		const struct vargo_seg *st = &c->segs[c->nr_out + c->nr_in - 1];
 
 		((u8 *)st->ptr)[st->len - 1] = VIRTIO_BLK_S_IOERR;
 		len = c->in_len;
 	}
-	va_used_add(vd, q, c->head, len);
+	vargo_used_add(vd, q, c->head, len);
 	vd->stats.failed++;
 }
 
 /* Fail r, which is in flight.  Under vd->lock. */
-static void va_fail_req(struct va_dev *vd, struct va_req *r)
+static void vargo_fail_req(struct vargo_dev *vd, struct vargo_req *r)
 {
-	va_fail_chain(vd, r->q, &r->chain);
+	vargo_fail_chain(vd, r->q, &r->chain);
 	r->q->inflight[r->chain.head] = NULL;
 	list_del(&r->node);
-	va_req_put(vd, r);
+	vargo_req_put(vd, r);
 }
 
 /* Fail every request in flight; returns the queues to interrupt.  Under
  * vd->lock.
  */
-static u64 va_fail_inflight(struct va_dev *vd)
+static u64 vargo_fail_inflight(struct vargo_dev *vd)
 {
-	struct va_req *r, *tmp;
+	struct vargo_req *r, *tmp;
 	u64 kicked = 0;
 
 	list_for_each_entry_safe(r, tmp, &vd->inflight, node) {
 		kicked |= 1ull << r->q->index;
-		va_fail_req(vd, r);
+		vargo_fail_req(vd, r);
 	}
 	return kicked;
 }
 
-static void va_interrupts(struct va_dev *vd, u64 kicked);
+static void vargo_interrupts(struct vargo_dev *vd, u64 kicked);
 
 /* Call the callbacks of the queues in kicked.  Not under vd->lock. */
-static void va_deliver(struct va_dev *vd, u64 kicked)
+static void vargo_deliver(struct vargo_dev *vd, u64 kicked)
 {
 	if (!kicked)
 		return;
 	if (in_hardirq()) {
-		va_interrupts(vd, kicked);
+		vargo_interrupts(vd, kicked);
 	} else {
 		local_bh_disable();
-		va_interrupts(vd, kicked);
+		vargo_interrupts(vd, kicked);
 		local_bh_enable();
 	}
 }
@@ -828,8 +828,8 @@ static void va_deliver(struct va_dev *vd, u64 kicked)
 /* Data path: avail ring -> REQUEST                                    */
 /* ------------------------------------------------------------------ */
 
-static struct va_req *va_build_request(struct va_dev *vd, struct va_vq *q,
-				       const struct va_chain *c)
+static struct vargo_req *vargo_build_request(struct vargo_dev *vd, struct vargo_vq *q,
+					     const struct vargo_chain *c)
 {
 	u32 body = sizeof(struct va_request) + 4u * c->nr_in + c->out_len;
 	u32 msg_len = sizeof(struct va_hdr) + body;
@@ -837,7 +837,7 @@ static struct va_req *va_build_request(struct va_dev *vd, struct va_vq *q,
 	unsigned int noio;
 	struct va_request *rq;
 	struct va_hdr *h;
-	struct va_req *r;
+	struct vargo_req *r;
 	va_le32 *sizes;
 	unsigned int k;
 
@@ -846,7 +846,7 @@ static struct va_req *va_build_request(struct va_dev *vd, struct va_vq *q,
 	 * falls back to vmalloc only for GFP_KERNEL, hence the scope.
 	 */
 	noio = memalloc_noio_save();
-	r = kvmalloc(sizeof(*r) + nsegs * sizeof(struct va_seg) + msg_len,
+	r = kvmalloc(sizeof(*r) + nsegs * sizeof(struct vargo_seg) + msg_len,
 		     GFP_KERNEL);
 	memalloc_noio_restore(noio);
 	if (!r)
@@ -855,13 +855,13 @@ static struct va_req *va_build_request(struct va_dev *vd, struct va_vq *q,
 	r->refs = 1;
 	r->replay_seq = vd->replay_seq;
 	r->chain = *c;
-	r->chain.segs = (struct va_seg *)(r + 1);
-	memcpy(r->chain.segs, c->segs, nsegs * sizeof(struct va_seg));
+	r->chain.segs = (struct vargo_seg *)(r + 1);
+	memcpy(r->chain.segs, c->segs, nsegs * sizeof(struct vargo_seg));
 	r->msg = (u8 *)(r->chain.segs + nsegs);
 	r->msg_len = msg_len;
 
 	h = (struct va_hdr *)r->msg;
-	va_fill_hdr(vd, h, VA_MSG_REQUEST, q->index, c->head, body);
+	vargo_fill_hdr(vd, h, VA_MSG_REQUEST, q->index, c->head, body);
 	rq = (struct va_request *)(h + 1);
 	rq->out_len = va_cpu_to_le32(c->out_len);
 	rq->in_len = va_cpu_to_le32(c->in_len);
@@ -871,26 +871,26 @@ static struct va_req *va_build_request(struct va_dev *vd, struct va_vq *q,
 	sizes = (va_le32 *)(rq + 1);
 	for (k = 0; k < c->nr_in; k++)
 		sizes[k] = va_cpu_to_le32(c->segs[c->nr_out + k].len);
-	va_chain_gather(c, sizes + c->nr_in);
+	vargo_chain_gather(c, sizes + c->nr_in);
 	return r;
 }
 
-static int va_send_req(struct va_dev *vd, struct va_req *r)
+static int vargo_send_req(struct vargo_dev *vd, struct vargo_req *r)
 {
 	struct kvec iov = { .iov_base = r->msg, .iov_len = r->msg_len };
 
-	return va_send(vd, &iov, 1);
+	return vargo_send(vd, &iov, 1);
 }
 
 /* Send failed: keep the request (it is replayed after renegotiation) and
  * look for the device again.
  */
-static void va_send_failed(struct va_dev *vd, int err)
+static void vargo_send_failed(struct vargo_dev *vd, int err)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&vd->lock, flags);
-	va_schedule_reneg(vd, VA_PROBE_BACKOFF_MIN);
+	vargo_schedule_reneg(vd, VARGO_PROBE_BACKOFF_MIN);
 	spin_unlock_irqrestore(&vd->lock, flags);
 	dev_warn_ratelimited(&vd->pdev->dev,
 			     "send failed (%d), will renegotiate\n", err);
@@ -901,9 +901,9 @@ static void va_send_failed(struct va_dev *vd, int err)
  * chain with an error at once.  Returns the queues to interrupt.
  * kick_work only.
  */
-static u64 va_kick_queue(struct va_dev *vd, struct va_vq *q)
+static u64 vargo_kick_queue(struct vargo_dev *vd, struct vargo_vq *q)
 {
-	struct va_walk_limits lim;
+	struct vargo_walk_limits lim;
 	unsigned long flags;
 	u64 kicked = 0;
 	u16 n, i;
@@ -915,10 +915,10 @@ static u64 va_kick_queue(struct va_dev *vd, struct va_vq *q)
 		     sizeof(struct va_response);
 	lim.max_in_segs = VA_MAX_IN_SEGS;
 
-	err = va_avail_pending(q->vr, q->last_avail, &n);
+	err = vargo_avail_pending(q->vr, q->last_avail, &n);
 	if (err) {
 		spin_lock_irqsave(&vd->lock, flags);
-		va_mark_broken(vd, "avail index out of range");
+		vargo_mark_broken(vd, "avail index out of range");
 		spin_unlock_irqrestore(&vd->lock, flags);
 		return 0;
 	}
@@ -926,16 +926,16 @@ static u64 va_kick_queue(struct va_dev *vd, struct va_vq *q)
 	virt_rmb();
 
 	for (i = 0; i < n; i++) {
-		struct va_chain c;
-		struct va_req *r;
+		struct vargo_chain c;
+		struct vargo_req *r;
 		bool up, failing;
 		u16 head;
 		u64 body;
 
-		err = va_avail_head(q->vr, q->last_avail, &head);
+		err = vargo_avail_head(q->vr, q->last_avail, &head);
 		if (!err)
-			err = va_walk_chain(q->vr, head, &lim, va_xlate, vd,
-					    q->scratch, q->num, &c);
+			err = vargo_walk_chain(q->vr, head, &lim, vargo_xlate, vd,
+					       q->scratch, q->num, &c);
 		if (!err) {
 			/* The REQUEST must fit what the device accepts and,
 			 * with Argo's 16-byte header, its ring.
@@ -954,14 +954,14 @@ static u64 va_kick_queue(struct va_dev *vd, struct va_vq *q)
 			dev_err_ratelimited(&vd->pdev->dev,
 					    "queue %u: bad chain (%d)\n",
 					    q->index, err);
-			va_mark_broken(vd, "unusable descriptor chain");
+			vargo_mark_broken(vd, "unusable descriptor chain");
 			spin_unlock_irqrestore(&vd->lock, flags);
 			return kicked;
 		}
 		spin_lock_irqsave(&vd->lock, flags);
 		failing = vd->failing;
 		if (failing) {
-			va_fail_chain(vd, q, &c);
+			vargo_fail_chain(vd, q, &c);
 			kicked = 1ull << q->index;
 		}
 		spin_unlock_irqrestore(&vd->lock, flags);
@@ -969,7 +969,7 @@ static u64 va_kick_queue(struct va_dev *vd, struct va_vq *q)
 			q->last_avail++;
 			continue;
 		}
-		r = va_build_request(vd, q, &c);
+		r = vargo_build_request(vd, q, &c);
 		if (!r) {
 			/* Retry later; the chain stays on the avail ring. */
 			queue_work(vd->wq, &vd->kick_work);
@@ -988,13 +988,13 @@ static u64 va_kick_queue(struct va_dev *vd, struct va_vq *q)
 		if (!up)
 			continue;
 
-		err = va_send_req(vd, r);
+		err = vargo_send_req(vd, r);
 		spin_lock_irqsave(&vd->lock, flags);
-		va_req_put(vd, r);
+		vargo_req_put(vd, r);
 		spin_unlock_irqrestore(&vd->lock, flags);
-		va_reap(vd);
+		vargo_reap(vd);
 		if (err < 0)
-			va_send_failed(vd, err);
+			vargo_send_failed(vd, err);
 	}
 	return kicked;
 }
@@ -1004,9 +1004,9 @@ static u64 va_kick_queue(struct va_dev *vd, struct va_vq *q)
  * in flight with an error; a broken device is broken (virtio) only after
  * that, since a broken virtqueue delivers no completion.
  */
-static void va_kick_work(struct work_struct *work)
+static void vargo_kick_work(struct work_struct *work)
 {
-	struct va_dev *vd = container_of(work, struct va_dev, kick_work);
+	struct vargo_dev *vd = container_of(work, struct vargo_dev, kick_work);
 	unsigned long flags;
 	bool brk = false;
 	u64 kicked = 0;
@@ -1014,16 +1014,16 @@ static void va_kick_work(struct work_struct *work)
 
 	spin_lock_irqsave(&vd->lock, flags);
 	if (vd->failing)
-		kicked = va_fail_inflight(vd);
+		kicked = vargo_fail_inflight(vd);
 	spin_unlock_irqrestore(&vd->lock, flags);
-	va_reap(vd);
+	vargo_reap(vd);
 	for (i = 0; i < VA_MAX_QUEUES; i++) {
 		if (READ_ONCE(vd->break_done))
 			break;
 		if (vd->vqs[i])
-			kicked |= va_kick_queue(vd, vd->vqs[i]);
+			kicked |= vargo_kick_queue(vd, vd->vqs[i]);
 	}
-	va_deliver(vd, kicked);
+	vargo_deliver(vd, kicked);
 
 	spin_lock_irqsave(&vd->lock, flags);
 	if (vd->broken && !vd->break_done) {
@@ -1036,9 +1036,9 @@ static void va_kick_work(struct work_struct *work)
 }
 
 /* virtqueue notify: may run in atomic context; never sleeps. */
-static bool va_notify(struct virtqueue *vq)
+static bool vargo_notify(struct virtqueue *vq)
 {
-	struct va_dev *vd = to_va(vq->vdev);
+	struct vargo_dev *vd = to_vargo(vq->vdev);
 
 	if (READ_ONCE(vd->break_done))
 		return false;
@@ -1057,51 +1057,51 @@ static bool va_notify(struct virtqueue *vq)
  * unwritten fails the request instead (and is a violation).  Under
  * vd->lock.
  */
-static void va_complete(struct va_dev *vd, const struct va_reply *rep)
+static void vargo_complete(struct vargo_dev *vd, const struct vargo_reply *rep)
 {
-	struct va_vq *q = vd->vqs[rep->queue];
-	struct va_req *r = q->inflight[rep->token];
+	struct vargo_vq *q = vd->vqs[rep->queue];
+	struct vargo_req *r = q->inflight[rep->token];
 
-	if (va_is_blk(vd) && rep->written < r->chain.in_len) {
-		va_fail_req(vd, r);
-		va_violation(vd, "response without the virtio-blk status",
-			     -EBADMSG);
+	if (vargo_is_blk(vd) && rep->written < r->chain.in_len) {
+		vargo_fail_req(vd, r);
+		vargo_violation(vd, "response without the virtio-blk status",
+				-EBADMSG);
 		return;
 	}
-	/* va_reply_check() bounded written by in_len. */
-	va_chain_scatter(&r->chain, rep->data, rep->written);
-	va_chain_zero_from(&r->chain, rep->written);
+	/* vargo_reply_check() bounded written by in_len. */
+	vargo_chain_scatter(&r->chain, rep->data, rep->written);
+	vargo_chain_zero_from(&r->chain, rep->written);
 	q->inflight[rep->token] = NULL;
 	list_del(&r->node);
-	va_used_add(vd, q, r->chain.head, rep->written);
+	vargo_used_add(vd, q, r->chain.head, rep->written);
 	vd->last_heard = jiffies;
 	vd->stats.responses++;
-	va_req_put(vd, r);
+	vargo_req_put(vd, r);
 }
 
-static void va_on_response(struct va_dev *vd, const struct va_hdr *h,
-			   const void *body, u32 body_len, u64 *kicked)
+static void vargo_on_response(struct vargo_dev *vd, const struct va_hdr *h,
+			      const void *body, u32 body_len, u64 *kicked)
 {
-	struct va_reply_expect exp = {
+	struct vargo_reply_expect exp = {
 		.src_domid = vd->domid,
 		.port = vd->port,
 		.session = vd->dev_session,
 		.num_queues = va_le16_to_cpu(vd->info.num_queues),
 	};
-	struct va_reply rep;
+	struct vargo_reply rep;
 	int err;
 
-	err = va_reply_check(&exp, vd->domid, vd->port, h, body, body_len,
-			     va_lookup, vd, &rep);
+	err = vargo_reply_check(&exp, vd->domid, vd->port, h, body, body_len,
+				vargo_lookup, vd, &rep);
 	if (err == -ESTALE) {
-		va_foreign_session(vd, va_le32_to_cpu(h->session));
+		vargo_foreign_session(vd, va_le32_to_cpu(h->session));
 		return;
 	}
 	if (err) {
-		va_violation(vd, "invalid response", err);
+		vargo_violation(vd, "invalid response", err);
 		return;
 	}
-	va_complete(vd, &rep);
+	vargo_complete(vd, &rep);
 	*kicked |= 1ull << rep.queue;
 }
 
@@ -1110,29 +1110,29 @@ static void va_on_response(struct va_dev *vd, const struct va_hdr *h,
  * or needs a reset is renegotiated with (which replays); a request the
  * device refuses for good is completed with an error.  Under vd->lock.
  */
-static void va_on_request_error(struct va_dev *vd, const struct va_hdr *h,
-				const void *body, u32 body_len, u64 *kicked)
+static void vargo_on_request_error(struct vargo_dev *vd, const struct va_hdr *h,
+				   const void *body, u32 body_len, u64 *kicked)
 {
 	const struct va_error *e = body;
 	u32 session = va_le32_to_cpu(h->session);
 	u32 token = va_le32_to_cpu(h->token);
 	u16 queue = va_le16_to_cpu(h->queue);
-	struct va_vq *q;
+	struct vargo_vq *q;
 	u32 code;
 
 	if (body_len != sizeof(*e)) {
-		va_violation(vd, "bad error reply", -EBADMSG);
+		vargo_violation(vd, "bad error reply", -EBADMSG);
 		return;
 	}
 	code = va_le32_to_cpu(e->error);
 	if (session != vd->dev_session) {
-		va_foreign_session(vd, session);
+		vargo_foreign_session(vd, session);
 		return;
 	}
 	if (code == VA_ERR_STATE || code == VA_ERR_BUSY ||
 	    code == VA_ERR_NEEDS_RESET) {
 		/* Lost session, full, or in need of a reset: replay. */
-		va_schedule_reneg(vd, VA_PROBE_BACKOFF_MIN);
+		vargo_schedule_reneg(vd, VARGO_PROBE_BACKOFF_MIN);
 		return;
 	}
 	q = queue < VA_MAX_QUEUES ? vd->vqs[queue] : NULL;
@@ -1141,14 +1141,14 @@ static void va_on_request_error(struct va_dev *vd, const struct va_hdr *h,
 		return;
 	}
 	/* The request cannot complete (reporting success would lose data). */
-	va_fail_req(vd, q->inflight[token]);
+	vargo_fail_req(vd, q->inflight[token]);
 	*kicked |= 1ull << queue;
-	va_violation(vd, "device refused a request", va_err_to_errno(code));
+	vargo_violation(vd, "device refused a request", vargo_err_to_errno(code));
 }
 
 /* A control response.  Under vd->lock. */
-static void va_on_ctrl(struct va_dev *vd, const struct va_hdr *h,
-		       const void *body, u32 body_len)
+static void vargo_on_ctrl(struct vargo_dev *vd, const struct va_hdr *h,
+			  const void *body, u32 body_len)
 {
 	u32 token = va_le32_to_cpu(h->token);
 
@@ -1160,7 +1160,7 @@ static void va_on_ctrl(struct va_dev *vd, const struct va_hdr *h,
 		if (token && token <= vd->ctrl_token)
 			vd->stats.stale++;
 		else
-			va_violation(vd, "unexpected control reply", -ENOENT);
+			vargo_violation(vd, "unexpected control reply", -ENOENT);
 		return;
 	}
 	vd->ctrl_session = va_le32_to_cpu(h->session);
@@ -1169,11 +1169,11 @@ static void va_on_ctrl(struct va_dev *vd, const struct va_hdr *h,
 		const struct va_error *e = body;
 
 		vd->ctrl_err = body_len == sizeof(*e) ?
-			       va_err_to_errno(va_le32_to_cpu(e->error)) : -EPROTO;
+			       vargo_err_to_errno(va_le32_to_cpu(e->error)) : -EPROTO;
 		if (vd->ctrl_err == -ESTALE &&
 		    vd->ctrl_session != vd->dev_session &&
 		    h->msg_id != VA_MSG_DEVICE_INFO)
-			va_foreign_session(vd, vd->ctrl_session);
+			vargo_foreign_session(vd, vd->ctrl_session);
 	} else if (body_len > sizeof(vd->ctrl_body)) {
 		vd->ctrl_err = -EPROTO;
 	} else {
@@ -1185,29 +1185,29 @@ static void va_on_ctrl(struct va_dev *vd, const struct va_hdr *h,
 }
 
 /* A record that is not a reply.  Under vd->lock. */
-static void va_on_event(struct va_dev *vd, const struct va_hdr *h,
-			const void *body, u32 body_len, bool *config_changed)
+static void vargo_on_event(struct vargo_dev *vd, const struct va_hdr *h,
+			   const void *body, u32 body_len, bool *config_changed)
 {
 	u32 session = va_le32_to_cpu(h->session);
 
 	switch (h->msg_id) {
 	case VA_MSG_HELLO:
 		if (body_len != sizeof(struct va_hello)) {
-			va_violation(vd, "bad HELLO", -EBADMSG);
+			vargo_violation(vd, "bad HELLO", -EBADMSG);
 			return;
 		}
 		if (session != vd->dev_session)
-			va_foreign_session(vd, session);
+			vargo_foreign_session(vd, session);
 		return;
 	case VA_MSG_EVENT_CONFIG: {
 		const struct va_event_config *ev = body;
 
 		if (body_len != sizeof(*ev)) {
-			va_violation(vd, "bad EVENT_CONFIG", -EBADMSG);
+			vargo_violation(vd, "bad EVENT_CONFIG", -EBADMSG);
 			return;
 		}
 		if (session != vd->dev_session) {
-			va_foreign_session(vd, session);
+			vargo_foreign_session(vd, session);
 			return;
 		}
 		WRITE_ONCE(vd->generation, va_le32_to_cpu(ev->generation));
@@ -1216,45 +1216,45 @@ static void va_on_event(struct va_dev *vd, const struct va_hdr *h,
 		return;
 	}
 	default:
-		va_violation(vd, "unexpected record", -EBADMSG);
+		vargo_violation(vd, "unexpected record", -EBADMSG);
 	}
 }
 
-/* State of one va_rx() call, passed through va_msg_walk(). */
-struct va_rx_state {
-	struct va_dev *vd;
+/* State of one vargo_rx() call, passed through vargo_msg_walk(). */
+struct vargo_rx_state {
+	struct vargo_dev *vd;
 	u64 kicked;			/* queues with new used entries */
 	bool config_changed;
 };
 
-static void va_on_record(void *ctx, const struct va_hdr *h,
-			 const void *body, u32 body_len)
+static void vargo_on_record(void *ctx, const struct va_hdr *h,
+			    const void *body, u32 body_len)
 {
-	struct va_rx_state *rs = ctx;
-	struct va_dev *vd = rs->vd;
+	struct vargo_rx_state *rs = ctx;
+	struct vargo_dev *vd = rs->vd;
 	u64 *kicked = &rs->kicked;
 	bool *config_changed = &rs->config_changed;
 
 	if (h->flags & ~VA_F_KNOWN) {
-		va_violation(vd, "unknown flags", -EBADMSG);
+		vargo_violation(vd, "unknown flags", -EBADMSG);
 		return;
 	}
 	if (!(h->flags & VA_F_RESPONSE)) {
-		va_on_event(vd, h, body, body_len, config_changed);
+		vargo_on_event(vd, h, body, body_len, config_changed);
 		return;
 	}
 	if (h->msg_id == VA_MSG_RESPONSE)
-		va_on_response(vd, h, body, body_len, kicked);
+		vargo_on_response(vd, h, body, body_len, kicked);
 	else if (h->msg_id == VA_MSG_REQUEST && (h->flags & VA_F_ERROR))
-		va_on_request_error(vd, h, body, body_len, kicked);
+		vargo_on_request_error(vd, h, body, body_len, kicked);
 	else
-		va_on_ctrl(vd, h, body, body_len);
+		vargo_on_ctrl(vd, h, body, body_len);
 }
 
 /* vd->vqs[] entries are cleared before their queue is freed and cb_lock
- * is then taken once (va_del_vqs), so a pointer read here stays valid.
+ * is then taken once (vargo_del_vqs), so a pointer read here stays valid.
  */
-static void va_interrupts(struct va_dev *vd, u64 kicked)
+static void vargo_interrupts(struct vargo_dev *vd, u64 kicked)
 {
 	unsigned long flags;
 	unsigned int i;
@@ -1271,11 +1271,11 @@ static void va_interrupts(struct va_dev *vd, u64 kicked)
  * each message, in order, from its work item (process context, never
  * concurrently for one ring); data points to the payload (len bytes).
  */
-static void va_rx(void *priv, u16 src_domid, u32 src_port, u32 type,
-		  const void *data, u32 len)
+static void vargo_rx(void *priv, u16 src_domid, u32 src_port, u32 type,
+		     const void *data, u32 len)
 {
-	struct va_dev *vd = priv;
-	struct va_rx_state rs = { .vd = vd };
+	struct vargo_dev *vd = priv;
+	struct vargo_rx_state rs = { .vd = vd };
 	unsigned long flags;
 
 	if (VA_ARGO_TYPE_MAGIC(type) != VA_ARGO_MAGIC ||
@@ -1288,11 +1288,11 @@ static void va_rx(void *priv, u16 src_domid, u32 src_port, u32 type,
 	}
 
 	spin_lock_irqsave(&vd->lock, flags);
-	if (va_msg_walk(data, len, va_on_record, &rs) < 0)
-		va_violation(vd, "malformed message", -EBADMSG);
+	if (vargo_msg_walk(data, len, vargo_on_record, &rs) < 0)
+		vargo_violation(vd, "malformed message", -EBADMSG);
 	spin_unlock_irqrestore(&vd->lock, flags);
-	va_reap(vd);
-	va_deliver(vd, rs.kicked);
+	vargo_reap(vd);
+	vargo_deliver(vd, rs.kicked);
 	if (rs.config_changed && vd->registered)
 		virtio_config_changed(&vd->vdev);
 }
@@ -1306,7 +1306,7 @@ static void va_rx(void *priv, u16 src_domid, u32 src_port, u32 type,
  * meanwhile marks it stale again; a failure keeps the last good values.
  * Under op_lock.
  */
-static int va_config_refresh(struct va_dev *vd)
+static int vargo_config_refresh(struct vargo_dev *vd)
 {
 	u8 resp[sizeof(struct va_config) + VA_MAX_CONFIG_XFER];
 	const struct va_config *rc = (const struct va_config *)resp;
@@ -1320,8 +1320,8 @@ static int va_config_refresh(struct va_dev *vd)
 	vd->config_stale = false;
 	spin_unlock_irqrestore(&vd->lock, flags);
 	req.size = va_cpu_to_le32(size);
-	err = va_ctrl(vd, VA_MSG_GET_CONFIG, 0, &req, sizeof(req), NULL, 0,
-		      resp, sizeof(resp), &rlen);
+	err = vargo_ctrl(vd, VA_MSG_GET_CONFIG, 0, &req, sizeof(req), NULL, 0,
+			 resp, sizeof(resp), &rlen);
 	if (!err && (rlen != sizeof(*rc) + size || rc->offset ||
 		     va_le32_to_cpu(rc->size) != size))
 		err = -EPROTO;
@@ -1342,10 +1342,10 @@ static int va_config_refresh(struct va_dev *vd)
  * first when the device announced a change (or after a reset, a write,
  * a renegotiation).  A failed refresh leaves the last good values.
  */
-static void va_get(struct virtio_device *vdev, unsigned int offset,
-		   void *buf, unsigned int len)
+static void vargo_get(struct virtio_device *vdev, unsigned int offset,
+		      void *buf, unsigned int len)
 {
-	struct va_dev *vd = to_va(vdev);
+	struct vargo_dev *vd = to_vargo(vdev);
 	unsigned long flags;
 	bool fresh;
 	u32 size;
@@ -1364,7 +1364,7 @@ static void va_get(struct virtio_device *vdev, unsigned int offset,
 	}
 	if (!fresh) {
 		mutex_lock(&vd->op_lock);
-		err = va_config_refresh(vd);
+		err = vargo_config_refresh(vd);
 		mutex_unlock(&vd->op_lock);
 		if (err)
 			dev_warn_ratelimited(&vd->pdev->dev,
@@ -1376,10 +1376,10 @@ static void va_get(struct virtio_device *vdev, unsigned int offset,
 	spin_unlock_irqrestore(&vd->lock, flags);
 }
 
-static void va_set(struct virtio_device *vdev, unsigned int offset,
-		   const void *buf, unsigned int len)
+static void vargo_set(struct virtio_device *vdev, unsigned int offset,
+		      const void *buf, unsigned int len)
 {
-	struct va_dev *vd = to_va(vdev);
+	struct vargo_dev *vd = to_vargo(vdev);
 	struct va_config req = {
 		.offset = va_cpu_to_le32(offset),
 		.size = va_cpu_to_le32(len),
@@ -1391,8 +1391,8 @@ static void va_set(struct virtio_device *vdev, unsigned int offset,
 	if (len <= VA_MAX_CONFIG_XFER) {
 		mutex_lock(&vd->op_lock);
 		req.generation = va_cpu_to_le32(READ_ONCE(vd->generation));
-		err = va_ctrl(vd, VA_MSG_SET_CONFIG, 0, &req, sizeof(req),
-			      buf, len, &resp, sizeof(resp), &rlen);
+		err = vargo_ctrl(vd, VA_MSG_SET_CONFIG, 0, &req, sizeof(req),
+				 buf, len, &resp, sizeof(resp), &rlen);
 		mutex_unlock(&vd->op_lock);
 	}
 	if (!err && offset <= VA_MAX_CONFIG_SIZE - len) {
@@ -1410,21 +1410,21 @@ static void va_set(struct virtio_device *vdev, unsigned int offset,
 				     offset, len, err);
 }
 
-static u32 va_generation(struct virtio_device *vdev)
+static u32 vargo_generation(struct virtio_device *vdev)
 {
-	return READ_ONCE(to_va(vdev)->generation);
+	return READ_ONCE(to_vargo(vdev)->generation);
 }
 
-static u8 va_get_status(struct virtio_device *vdev)
+static u8 vargo_get_status(struct virtio_device *vdev)
 {
-	struct va_dev *vd = to_va(vdev);
+	struct vargo_dev *vd = to_vargo(vdev);
 	struct va_status resp;
 	u8 status;
 	int err;
 
 	mutex_lock(&vd->op_lock);
-	err = va_ctrl_fixed(vd, VA_MSG_GET_DEVICE_STATUS, 0, NULL, 0, &resp,
-			    sizeof(resp));
+	err = vargo_ctrl_fixed(vd, VA_MSG_GET_DEVICE_STATUS, 0, NULL, 0, &resp,
+			       sizeof(resp));
 	status = err ? vd->status : (u8)va_le32_to_cpu(resp.status);
 	mutex_unlock(&vd->op_lock);
 	if (vd->broken)
@@ -1432,9 +1432,9 @@ static u8 va_get_status(struct virtio_device *vdev)
 	return status;
 }
 
-static void va_set_status(struct virtio_device *vdev, u8 status)
+static void vargo_set_status(struct virtio_device *vdev, u8 status)
 {
-	struct va_dev *vd = to_va(vdev);
+	struct vargo_dev *vd = to_vargo(vdev);
 	u8 result;
 	int err;
 
@@ -1446,7 +1446,7 @@ static void va_set_status(struct virtio_device *vdev, u8 status)
 	if (!status)
 		return;
 	mutex_lock(&vd->op_lock);
-	err = va_set_status_raw(vd, status, &result);
+	err = vargo_set_status_raw(vd, status, &result);
 	if (!err)
 		vd->status = result;
 	else
@@ -1456,14 +1456,14 @@ static void va_set_status(struct virtio_device *vdev, u8 status)
 	mutex_unlock(&vd->op_lock);
 }
 
-static void va_reset(struct virtio_device *vdev)
+static void vargo_reset(struct virtio_device *vdev)
 {
-	struct va_dev *vd = to_va(vdev);
+	struct vargo_dev *vd = to_vargo(vdev);
 	unsigned long flags;
 	int err;
 
 	mutex_lock(&vd->op_lock);
-	err = va_set_status_raw(vd, 0, NULL);
+	err = vargo_set_status_raw(vd, 0, NULL);
 	if (err)
 		dev_warn_ratelimited(&vd->pdev->dev, "reset failed (%d)\n",
 				     err);
@@ -1472,25 +1472,25 @@ static void va_reset(struct virtio_device *vdev)
 	 * restarted one will not be told about it.
 	 */
 	spin_lock_irqsave(&vd->lock, flags);
-	va_drop_inflight(vd, NULL);
+	vargo_drop_inflight(vd, NULL);
 	vd->config_stale = true;
 	spin_unlock_irqrestore(&vd->lock, flags);
-	va_reap(vd);
+	vargo_reap(vd);
 	vd->status = 0;
 	vd->features = 0;
 	mutex_unlock(&vd->op_lock);
 }
 
-static u64 va_get_features(struct virtio_device *vdev)
+static u64 vargo_get_features(struct virtio_device *vdev)
 {
-	struct va_dev *vd = to_va(vdev);
+	struct vargo_dev *vd = to_vargo(vdev);
 	struct va_features req = { .block = 0 };
 	struct va_features resp;
 	int err;
 
 	mutex_lock(&vd->op_lock);
-	err = va_ctrl_fixed(vd, VA_MSG_GET_DEV_FEATURES, 0, &req, sizeof(req),
-			    &resp, sizeof(resp));
+	err = vargo_ctrl_fixed(vd, VA_MSG_GET_DEV_FEATURES, 0, &req, sizeof(req),
+			       &resp, sizeof(resp));
 	mutex_unlock(&vd->op_lock);
 	if (err) {
 		dev_warn_ratelimited(&vd->pdev->dev,
@@ -1500,9 +1500,9 @@ static u64 va_get_features(struct virtio_device *vdev)
 	return va_le64_to_cpu(resp.bits);
 }
 
-static int va_finalize_features(struct virtio_device *vdev)
+static int vargo_finalize_features(struct virtio_device *vdev)
 {
-	struct va_dev *vd = to_va(vdev);
+	struct vargo_dev *vd = to_vargo(vdev);
 	int err;
 
 	/* Keeps only the transport bits virtio_ring supports; the device
@@ -1518,37 +1518,37 @@ static int va_finalize_features(struct virtio_device *vdev)
 	}
 
 	mutex_lock(&vd->op_lock);
-	err = va_set_features_raw(vd, vdev->features);
+	err = vargo_set_features_raw(vd, vdev->features);
 	if (!err)
 		vd->features = vdev->features;
 	mutex_unlock(&vd->op_lock);
 	return err;
 }
 
-static void va_del_vq(struct va_dev *vd, struct va_vq *q)
+static void vargo_del_vq(struct vargo_dev *vd, struct vargo_vq *q)
 {
 	struct va_vqueue req = { .index = va_cpu_to_le32(q->index) };
 	struct va_vqueue resp;
 	unsigned long flags;
 
-	va_ctrl_fixed(vd, VA_MSG_RESET_VQUEUE, q->index, &req, sizeof(req),
-		      &resp, sizeof(resp));
+	vargo_ctrl_fixed(vd, VA_MSG_RESET_VQUEUE, q->index, &req, sizeof(req),
+			 &resp, sizeof(resp));
 	spin_lock_irqsave(&vd->lock, flags);
-	va_drop_inflight(vd, q);
+	vargo_drop_inflight(vd, q);
 	spin_unlock_irqrestore(&vd->lock, flags);
-	va_reap(vd);
+	vargo_reap(vd);
 	vring_del_virtqueue(q->vq);
 	kvfree(q->inflight);
 	kvfree(q->scratch);
 	kfree(q);
 }
 
-static void va_synchronize_cbs(struct virtio_device *vdev);
+static void vargo_synchronize_cbs(struct virtio_device *vdev);
 
-static void va_del_vqs(struct virtio_device *vdev)
+static void vargo_del_vqs(struct virtio_device *vdev)
 {
-	struct va_dev *vd = to_va(vdev);
-	struct va_vq *gone[VA_MAX_QUEUES];
+	struct vargo_dev *vd = to_vargo(vdev);
+	struct vargo_vq *gone[VA_MAX_QUEUES];
 	unsigned long flags;
 	unsigned int i;
 
@@ -1562,10 +1562,10 @@ static void va_del_vqs(struct virtio_device *vdev)
 		vd->vqs[i] = NULL;
 	}
 	/* Whatever the device does, the flush ends: waits give up. */
-	va_cancel_waits(vd);
+	vargo_cancel_waits(vd);
 	spin_unlock_irqrestore(&vd->lock, flags);
-	va_argo_wake_senders();
-	va_synchronize_cbs(vdev);
+	vargo_argo_wake_senders();
+	vargo_synchronize_cbs(vdev);
 	flush_workqueue(vd->wq);
 	spin_lock_irqsave(&vd->lock, flags);
 	vd->cancel_sends = vd->stopping;
@@ -1573,23 +1573,23 @@ static void va_del_vqs(struct virtio_device *vdev)
 	mutex_lock(&vd->op_lock);
 	for (i = 0; i < VA_MAX_QUEUES; i++)
 		if (gone[i])
-			va_del_vq(vd, gone[i]);
+			vargo_del_vq(vd, gone[i]);
 	mutex_unlock(&vd->op_lock);
 }
 
-static struct va_vq *va_setup_vq(struct va_dev *vd, u16 index,
-				 vq_callback_t *callback, const char *name,
-				 bool ctx)
+static struct vargo_vq *vargo_setup_vq(struct vargo_dev *vd, u16 index,
+				       vq_callback_t *callback, const char *name,
+				       bool ctx)
 {
 	struct va_vqueue req = { .index = va_cpu_to_le32(index) };
 	struct va_vqueue resp;
 	unsigned long flags;
-	struct va_vq *q;
+	struct vargo_vq *q;
 	u32 max;
 	int err;
 
-	err = va_ctrl_fixed(vd, VA_MSG_GET_VQUEUE, index, &req, sizeof(req),
-			    &resp, sizeof(resp));
+	err = vargo_ctrl_fixed(vd, VA_MSG_GET_VQUEUE, index, &req, sizeof(req),
+			       &resp, sizeof(resp));
 	if (err)
 		return ERR_PTR(err);
 	max = va_le32_to_cpu(resp.max_size);
@@ -1598,7 +1598,7 @@ static struct va_vq *va_setup_vq(struct va_dev *vd, u16 index,
 	/* A split vring's size is a power of two (vring_create_virtqueue
 	 * refuses others); the protocol allows any maximum: round down.
 	 */
-	max = rounddown_pow_of_two(min(max, VA_VRING_MAX));
+	max = rounddown_pow_of_two(min(max, VARGO_VRING_MAX));
 
 	q = kzalloc(sizeof(*q), GFP_KERNEL);
 	if (!q)
@@ -1606,7 +1606,7 @@ static struct va_vq *va_setup_vq(struct va_dev *vd, u16 index,
 	q->vd = vd;
 	q->index = index;
 	q->vq = vring_create_virtqueue(index, max, PAGE_SIZE, &vd->vdev, true,
-				       true, ctx, va_notify, callback, name);
+				       true, ctx, vargo_notify, callback, name);
 	if (!q->vq) {
 		err = -ENOMEM;
 		goto err_free;
@@ -1620,7 +1620,7 @@ static struct va_vq *va_setup_vq(struct va_dev *vd, u16 index,
 		err = -ENOMEM;
 		goto err_vq;
 	}
-	err = va_set_vqueue(vd, index, q->num, true);
+	err = vargo_set_vqueue(vd, index, q->num, true);
 	if (err)
 		goto err_vq;
 	q->vq->priv = q;
@@ -1638,14 +1638,14 @@ err_free:
 	return ERR_PTR(err);
 }
 
-static int va_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
-		       struct virtqueue *vqs[], vq_callback_t *callbacks[],
-		       const char * const names[], const bool *ctx,
-		       struct irq_affinity *desc)
+static int vargo_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
+			  struct virtqueue *vqs[], vq_callback_t *callbacks[],
+			  const char * const names[], const bool *ctx,
+			  struct irq_affinity *desc)
 {
-	struct va_dev *vd = to_va(vdev);
+	struct vargo_dev *vd = to_vargo(vdev);
 	unsigned int i, queue_idx = 0;
-	struct va_vq *q;
+	struct vargo_vq *q;
 
 	for (i = 0; i < nvqs; i++) {
 		if (!names[i]) {
@@ -1653,15 +1653,15 @@ static int va_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			continue;
 		}
 		if (queue_idx >= va_le16_to_cpu(vd->info.num_queues)) {
-			va_del_vqs(vdev);
+			vargo_del_vqs(vdev);
 			return -ENOENT;
 		}
 		mutex_lock(&vd->op_lock);
-		q = va_setup_vq(vd, queue_idx++, callbacks[i], names[i],
-				ctx ? ctx[i] : false);
+		q = vargo_setup_vq(vd, queue_idx++, callbacks[i], names[i],
+				   ctx ? ctx[i] : false);
 		mutex_unlock(&vd->op_lock);
 		if (IS_ERR(q)) {
-			va_del_vqs(vdev);
+			vargo_del_vqs(vdev);
 			return PTR_ERR(q);
 		}
 		vqs[i] = q->vq;
@@ -1669,9 +1669,9 @@ static int va_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 	return 0;
 }
 
-static void va_synchronize_cbs(struct virtio_device *vdev)
+static void vargo_synchronize_cbs(struct virtio_device *vdev)
 {
-	struct va_dev *vd = to_va(vdev);
+	struct vargo_dev *vd = to_vargo(vdev);
 	unsigned long flags;
 
 	/* Callbacks run under cb_lock: once we hold it, none is running. */
@@ -1679,38 +1679,38 @@ static void va_synchronize_cbs(struct virtio_device *vdev)
 	spin_unlock_irqrestore(&vd->cb_lock, flags);
 }
 
-static const char *va_bus_name(struct virtio_device *vdev)
+static const char *vargo_bus_name(struct virtio_device *vdev)
 {
-	return dev_name(&to_va(vdev)->pdev->dev);
+	return dev_name(&to_vargo(vdev)->pdev->dev);
 }
 
-static bool va_get_shm_region(struct virtio_device *vdev,
-			      struct virtio_shm_region *region, u8 id)
+static bool vargo_get_shm_region(struct virtio_device *vdev,
+				 struct virtio_shm_region *region, u8 id)
 {
 	return false;
 }
 
-static const struct virtio_config_ops va_config_ops = {
-	.get = va_get,
-	.set = va_set,
-	.generation = va_generation,
-	.get_status = va_get_status,
-	.set_status = va_set_status,
-	.reset = va_reset,
-	.find_vqs = va_find_vqs,
-	.del_vqs = va_del_vqs,
-	.synchronize_cbs = va_synchronize_cbs,
-	.get_features = va_get_features,
-	.finalize_features = va_finalize_features,
-	.bus_name = va_bus_name,
-	.get_shm_region = va_get_shm_region,
+static const struct virtio_config_ops vargo_config_ops = {
+	.get = vargo_get,
+	.set = vargo_set,
+	.generation = vargo_generation,
+	.get_status = vargo_get_status,
+	.set_status = vargo_set_status,
+	.reset = vargo_reset,
+	.find_vqs = vargo_find_vqs,
+	.del_vqs = vargo_del_vqs,
+	.synchronize_cbs = vargo_synchronize_cbs,
+	.get_features = vargo_get_features,
+	.finalize_features = vargo_finalize_features,
+	.bus_name = vargo_bus_name,
+	.get_shm_region = vargo_get_shm_region,
 };
 
 /* ------------------------------------------------------------------ */
 /* Renegotiation after a backend restart, replay                       */
 /* ------------------------------------------------------------------ */
 
-static int va_renegotiate(struct va_dev *vd)
+static int vargo_renegotiate(struct vargo_dev *vd)
 {
 	struct va_device_info info;
 	u8 want = vd->status, st;
@@ -1718,7 +1718,7 @@ static int va_renegotiate(struct va_dev *vd)
 	unsigned int i;
 	int err;
 
-	err = va_device_info(vd, &info);
+	err = vargo_device_info(vd, &info);
 	if (err)
 		return err;
 	if (info.device_id != vd->info.device_id ||
@@ -1732,22 +1732,22 @@ static int va_renegotiate(struct va_dev *vd)
 	info.num_queues = vd->info.num_queues;
 	vd->info = info;
 	spin_unlock_irqrestore(&vd->lock, flags);
-	err = va_set_status_raw(vd, 0, NULL);
+	err = vargo_set_status_raw(vd, 0, NULL);
 	if (err)
 		return err;
 	if (!want)
 		return 0;
-	err = va_set_status_raw(vd, want & (VA_STATUS_ACKNOWLEDGE |
-					    VA_STATUS_DRIVER), NULL);
+	err = vargo_set_status_raw(vd, want & (VA_STATUS_ACKNOWLEDGE |
+					       VA_STATUS_DRIVER), NULL);
 	if (err)
 		return err;
 	if (!(want & VA_STATUS_FEATURES_OK))
 		return 0;
-	err = va_set_features_raw(vd, vd->features);
+	err = vargo_set_features_raw(vd, vd->features);
 	if (err)
 		return err;
-	err = va_set_status_raw(vd, want & ~(VA_STATUS_DRIVER_OK |
-					     VA_STATUS_NEEDS_RESET), &st);
+	err = vargo_set_status_raw(vd, want & ~(VA_STATUS_DRIVER_OK |
+						VA_STATUS_NEEDS_RESET), &st);
 	if (err)
 		return err;
 	if (!(st & VA_STATUS_FEATURES_OK))
@@ -1755,13 +1755,13 @@ static int va_renegotiate(struct va_dev *vd)
 	for (i = 0; i < VA_MAX_QUEUES; i++) {
 		if (!vd->vqs[i])
 			continue;
-		err = va_set_vqueue(vd, i, vd->vqs[i]->num, true);
+		err = vargo_set_vqueue(vd, i, vd->vqs[i]->num, true);
 		if (err)
 			return err == -ERANGE ? -ENODEV : err;
 	}
 	if (want & VA_STATUS_DRIVER_OK)
-		err = va_set_status_raw(vd, want & ~VA_STATUS_NEEDS_RESET,
-					NULL);
+		err = vargo_set_status_raw(vd, want & ~VA_STATUS_NEEDS_RESET,
+					   NULL);
 	return err;
 }
 
@@ -1770,13 +1770,13 @@ static int va_renegotiate(struct va_dev *vd)
  * only (ordered with kick_work).  Replies may complete requests while we
  * send, so each one is pinned (refs) while its message is being sent, and
  * the list is searched from its head for the next request not yet sent in
- * this round (replay_seq).  A request already replayed VA_MAX_REPLAYS
+ * this round (replay_seq).  A request already replayed VARGO_MAX_REPLAYS
  * times is completed with an error instead (*kicked: queues to interrupt).
  */
-static int va_replay(struct va_dev *vd, u64 *kicked)
+static int vargo_replay(struct vargo_dev *vd, u64 *kicked)
 {
 	unsigned long flags;
-	struct va_req *r;
+	struct vargo_req *r;
 	u32 seq;
 	int err = 0;
 
@@ -1795,9 +1795,9 @@ static int va_replay(struct va_dev *vd, u64 *kicked)
 		if (!found)
 			break;
 		r->replay_seq = seq;
-		if (r->replays >= VA_MAX_REPLAYS) {
+		if (r->replays >= VARGO_MAX_REPLAYS) {
 			*kicked |= 1ull << r->q->index;
-			va_fail_req(vd, r);
+			vargo_fail_req(vd, r);
 			continue;
 		}
 		r->replays++;
@@ -1807,29 +1807,29 @@ static int va_replay(struct va_dev *vd, u64 *kicked)
 
 		iov.iov_base = r->msg;
 		iov.iov_len = r->msg_len;
-		err = va_send(vd, &iov, 1);
+		err = vargo_send(vd, &iov, 1);
 
 		spin_lock_irqsave(&vd->lock, flags);
-		va_req_put(vd, r);
+		vargo_req_put(vd, r);
 		if (err < 0)
 			break;
 	}
 	if (err >= 0)
 		vd->link_up = true;
 	spin_unlock_irqrestore(&vd->lock, flags);
-	va_reap(vd);
+	vargo_reap(vd);
 	return err < 0 ? err : 0;
 }
 
 /*
  * Renegotiate and replay; on failure retry with back-off.  A device that
- * has not been reachable for VA_HOLD_MAX makes the transport fail what is
+ * has not been reachable for VARGO_HOLD_MAX makes the transport fail what is
  * in flight and what comes, until a renegotiation succeeds.
  */
-static void va_reneg_work(struct work_struct *work)
+static void vargo_reneg_work(struct work_struct *work)
 {
-	struct va_dev *vd = container_of(to_delayed_work(work), struct va_dev,
-					 reneg_work);
+	struct vargo_dev *vd = container_of(to_delayed_work(work), struct vargo_dev,
+					    reneg_work);
 	unsigned long flags;
 	bool kick = false;
 	u64 kicked = 0;
@@ -1840,35 +1840,35 @@ static void va_reneg_work(struct work_struct *work)
 		spin_unlock_irqrestore(&vd->lock, flags);
 		return;
 	}
-	va_link_down(vd);
+	vargo_link_down(vd);
 	spin_unlock_irqrestore(&vd->lock, flags);
 
 	mutex_lock(&vd->op_lock);
-	err = va_renegotiate(vd);
+	err = vargo_renegotiate(vd);
 	if (!err)
-		err = va_replay(vd, &kicked);
+		err = vargo_replay(vd, &kicked);
 	mutex_unlock(&vd->op_lock);
-	va_reap(vd);
-	va_deliver(vd, kicked);
+	vargo_reap(vd);
+	vargo_deliver(vd, kicked);
 
 	spin_lock_irqsave(&vd->lock, flags);
 	if (err == -ENODEV) {
-		va_mark_broken(vd, "renegotiation refused");
+		vargo_mark_broken(vd, "renegotiation refused");
 	} else if (err) {
-		vd->backoff = min(vd->backoff * 2, (unsigned long)VA_PROBE_BACKOFF_MAX);
+		vd->backoff = min(vd->backoff * 2, (unsigned long)VARGO_PROBE_BACKOFF_MAX);
 		if (!vd->failing &&
-		    time_after(jiffies, vd->down_since + VA_HOLD_MAX)) {
+		    time_after(jiffies, vd->down_since + VARGO_HOLD_MAX)) {
 			vd->failing = true;
 			kick = true;
 			dev_info_ratelimited(&vd->pdev->dev,
 					     "device unreachable for %u s (%d): failing requests until it answers\n",
-					     jiffies_to_msecs(VA_HOLD_MAX) / 1000,
+					     jiffies_to_msecs(VARGO_HOLD_MAX) / 1000,
 					     err);
 		}
 		if (!vd->stopping)
 			queue_delayed_work(vd->wq, &vd->reneg_work, vd->backoff);
 	} else {
-		vd->backoff = VA_PROBE_BACKOFF_MIN;
+		vd->backoff = VARGO_PROBE_BACKOFF_MIN;
 		vd->failing = false;
 		vd->config_stale = true;
 		vd->stats.renegotiations++;
@@ -1886,24 +1886,24 @@ static void va_reneg_work(struct work_struct *work)
  * registered and not full) is probed by a renegotiation; if it does not
  * answer that either, the hold bound of reneg_work applies.
  */
-static void va_watch_work(struct work_struct *work)
+static void vargo_watch_work(struct work_struct *work)
 {
-	struct va_dev *vd = container_of(to_delayed_work(work), struct va_dev,
-					 watch_work);
+	struct vargo_dev *vd = container_of(to_delayed_work(work), struct vargo_dev,
+					    watch_work);
 	unsigned long flags;
 
 	spin_lock_irqsave(&vd->lock, flags);
 	if (vd->link_up && !vd->broken && !list_empty(&vd->inflight) &&
-	    time_after(jiffies, vd->last_heard + VA_HOLD_MAX)) {
+	    time_after(jiffies, vd->last_heard + VARGO_HOLD_MAX)) {
 		dev_info_ratelimited(&vd->pdev->dev,
 				     "no answer for %u s: renegotiating\n",
-				     jiffies_to_msecs(VA_HOLD_MAX) / 1000);
+				     jiffies_to_msecs(VARGO_HOLD_MAX) / 1000);
 		vd->last_heard = jiffies;
-		va_schedule_reneg(vd, 0);
+		vargo_schedule_reneg(vd, 0);
 	}
 	if (!vd->stopping)
 		queue_delayed_work(system_long_wq, &vd->watch_work,
-				   VA_HOLD_MAX / 4);
+				   VARGO_HOLD_MAX / 4);
 	spin_unlock_irqrestore(&vd->lock, flags);
 }
 
@@ -1916,31 +1916,31 @@ static void va_watch_work(struct work_struct *work)
  * system_long_wq, not vd->wq: the driver's probe may wait for I/O, which
  * needs kick_work.
  */
-static void va_probe_work(struct work_struct *work)
+static void vargo_probe_work(struct work_struct *work)
 {
-	struct va_dev *vd = container_of(to_delayed_work(work), struct va_dev,
-					 probe_work);
+	struct vargo_dev *vd = container_of(to_delayed_work(work), struct vargo_dev,
+					    probe_work);
 	unsigned long flags;
 	int err;
 
 	if (vd->registered || vd->dev_initialized)
 		return;
-	err = va_device_info(vd, &vd->info);
+	err = vargo_device_info(vd, &vd->info);
 	if (err) {
-		if (vd->backoff == VA_PROBE_BACKOFF_MIN)
+		if (vd->backoff == VARGO_PROBE_BACKOFF_MIN)
 			dev_info(&vd->pdev->dev,
 				 "backend %u:%#x not answering (%d), retrying\n",
 				 vd->domid, vd->port, err);
 		spin_lock_irqsave(&vd->lock, flags);
 		vd->backoff = min(vd->backoff * 2,
-				  (unsigned long)VA_PROBE_BACKOFF_MAX);
+				  (unsigned long)VARGO_PROBE_BACKOFF_MAX);
 		if (!vd->stopping)
 			queue_delayed_work(system_long_wq, &vd->probe_work,
 					   vd->backoff);
 		spin_unlock_irqrestore(&vd->lock, flags);
 		return;
 	}
-	vd->backoff = VA_PROBE_BACKOFF_MIN;
+	vd->backoff = VARGO_PROBE_BACKOFF_MIN;
 	vd->vdev.id.device = va_le32_to_cpu(vd->info.device_id);
 	vd->vdev.id.vendor = va_le32_to_cpu(vd->info.vendor_id);
 	/*
@@ -1953,7 +1953,7 @@ static void va_probe_work(struct work_struct *work)
 	vd->last_heard = jiffies;
 	if (!vd->stopping)
 		queue_delayed_work(system_long_wq, &vd->watch_work,
-				   VA_HOLD_MAX / 4);
+				   VARGO_HOLD_MAX / 4);
 	spin_unlock_irqrestore(&vd->lock, flags);
 
 	dev_info(&vd->pdev->dev,
@@ -1976,8 +1976,8 @@ static void va_probe_work(struct work_struct *work)
 static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
 			  char *buf)
 {
-	struct va_dev *vd = dev_get_drvdata(dev);
-	struct va_stats st;
+	struct vargo_dev *vd = dev_get_drvdata(dev);
+	struct vargo_stats st;
 	unsigned long flags;
 	bool broken;
 
@@ -1993,11 +1993,11 @@ static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(stats);
 
-static void va_vdev_release(struct device *dev)
+static void vargo_vdev_release(struct device *dev)
 {
 	struct virtio_device *vdev = dev_to_virtio(dev);
 
-	kfree(to_va(vdev));
+	kfree(to_vargo(vdev));
 }
 
 /*
@@ -2006,16 +2006,16 @@ static void va_vdev_release(struct device *dev)
  * awaited give up, and complete every chain with an error (the driver's
  * remove waits for its I/O) before the virtio device goes.
  */
-static void va_dev_destroy(struct va_dev *vd)
+static void vargo_dev_destroy(struct vargo_dev *vd)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&vd->lock, flags);
 	vd->stopping = true;
 	vd->failing = true;
-	va_cancel_waits(vd);
+	vargo_cancel_waits(vd);
 	spin_unlock_irqrestore(&vd->lock, flags);
-	va_argo_wake_senders();
+	vargo_argo_wake_senders();
 	queue_work(vd->wq, &vd->kick_work);
 	cancel_delayed_work_sync(&vd->probe_work);
 	cancel_delayed_work_sync(&vd->watch_work);
@@ -2026,9 +2026,9 @@ static void va_dev_destroy(struct va_dev *vd)
 	}
 	cancel_delayed_work_sync(&vd->reneg_work);
 	cancel_work_sync(&vd->kick_work);
-	va_argo_ring_unregister(vd->ring);
+	vargo_argo_ring_unregister(vd->ring);
 	destroy_workqueue(vd->wq);
-	va_reap(vd);
+	vargo_reap(vd);
 	device_remove_file(&vd->pdev->dev, &dev_attr_stats);
 	platform_device_unregister(vd->pdev);
 	if (vd->dev_initialized)
@@ -2037,10 +2037,10 @@ static void va_dev_destroy(struct va_dev *vd)
 		kfree(vd);
 }
 
-static int va_dev_create(unsigned int idx, u16 domid, u32 port,
-			 u32 local_port, struct va_dev **ret)
+static int vargo_dev_create(unsigned int idx, u16 domid, u32 port,
+			    u32 local_port, struct vargo_dev **ret)
 {
-	struct va_dev *vd;
+	struct vargo_dev *vd;
 	int err;
 
 	vd = kzalloc(sizeof(*vd), GFP_KERNEL);
@@ -2060,11 +2060,11 @@ static int va_dev_create(unsigned int idx, u16 domid, u32 port,
 	spin_lock_init(&vd->cb_lock);
 	INIT_LIST_HEAD(&vd->inflight);
 	INIT_LIST_HEAD(&vd->dead);
-	INIT_WORK(&vd->kick_work, va_kick_work);
-	INIT_DELAYED_WORK(&vd->reneg_work, va_reneg_work);
-	INIT_DELAYED_WORK(&vd->probe_work, va_probe_work);
-	INIT_DELAYED_WORK(&vd->watch_work, va_watch_work);
-	vd->backoff = VA_PROBE_BACKOFF_MIN;
+	INIT_WORK(&vd->kick_work, vargo_kick_work);
+	INIT_DELAYED_WORK(&vd->reneg_work, vargo_reneg_work);
+	INIT_DELAYED_WORK(&vd->probe_work, vargo_probe_work);
+	INIT_DELAYED_WORK(&vd->watch_work, vargo_watch_work);
+	vd->backoff = VARGO_PROBE_BACKOFF_MIN;
 
 	vd->wq = alloc_ordered_workqueue("virtio-argo-%u", WQ_MEM_RECLAIM, idx);
 	if (!vd->wq) {
@@ -2080,7 +2080,7 @@ static int va_dev_create(unsigned int idx, u16 domid, u32 port,
 	/* Our own DMA ops: descriptor addresses are kernel addresses on every
 	 * kind of Xen guest (see the file comment).
 	 */
-	set_dma_ops(&vd->pdev->dev, &va_dma_ops);
+	set_dma_ops(&vd->pdev->dev, &vargo_dma_ops);
 	err = dma_coerce_mask_and_coherent(&vd->pdev->dev, DMA_BIT_MASK(64));
 	if (err)
 		goto err_pdev;
@@ -2089,8 +2089,8 @@ static int va_dev_create(unsigned int idx, u16 domid, u32 port,
 	if (err)
 		goto err_pdev;
 
-	vd->ring = va_argo_ring_register_msg(local_port, domid, ring_len,
-					     va_rx, vd);
+	vd->ring = vargo_argo_ring_register_msg(local_port, domid, ring_len,
+						vargo_rx, vd);
 	if (IS_ERR(vd->ring)) {
 		err = PTR_ERR(vd->ring);
 		dev_err(&vd->pdev->dev, "ring %#x (partner %u): %d\n",
@@ -2099,8 +2099,8 @@ static int va_dev_create(unsigned int idx, u16 domid, u32 port,
 	}
 
 	vd->vdev.dev.parent = &vd->pdev->dev;
-	vd->vdev.dev.release = va_vdev_release;
-	vd->vdev.config = &va_config_ops;
+	vd->vdev.dev.release = vargo_vdev_release;
+	vd->vdev.config = &vargo_config_ops;
 	queue_delayed_work(system_long_wq, &vd->probe_work, 0);
 	*ret = vd;
 	return 0;
@@ -2120,8 +2120,8 @@ err_free:
  * Parse "<domid>:<port>[:<local-port>]" (ports in any base kstrtou32
  * accepts; the local port defaults to the device's, and may not be 0).
  */
-static int va_parse_one(char *s, u16 *ret_domid, u32 *ret_port,
-			u32 *ret_local)
+static int vargo_parse_one(char *s, u16 *ret_domid, u32 *ret_port,
+			   u32 *ret_local)
 {
 	char *port = strchr(s, ':'), *local;
 	int err;
@@ -2145,13 +2145,13 @@ static int va_parse_one(char *s, u16 *ret_domid, u32 *ret_port,
 	return err;
 }
 
-static void va_destroy_all(void)
+static void vargo_destroy_all(void)
 {
-	while (va_ndevs)
-		va_dev_destroy(va_devs[--va_ndevs]);
+	while (vargo_ndevs)
+		vargo_dev_destroy(vargo_devs[--vargo_ndevs]);
 }
 
-static int __init va_init(void)
+static int __init vargo_init(void)
 {
 	char *list, *p, *item;
 	int err = 0;
@@ -2175,36 +2175,36 @@ static int __init va_init(void)
 
 		if (!*item)
 			continue;
-		if (va_ndevs >= VA_MAX_DEVICES) {
-			pr_err("more than %d devices\n", VA_MAX_DEVICES);
+		if (vargo_ndevs >= VARGO_MAX_DEVICES) {
+			pr_err("more than %d devices\n", VARGO_MAX_DEVICES);
 			err = -E2BIG;
 			break;
 		}
-		err = va_parse_one(item, &domid, &port, &local);
+		err = vargo_parse_one(item, &domid, &port, &local);
 		if (err) {
 			pr_err("devices=%s: entry %u is not <domid>:<port>[:<local-port>]\n",
-			       devices, va_ndevs + 1);
+			       devices, vargo_ndevs + 1);
 			break;
 		}
-		err = va_dev_create(va_ndevs, domid, port, local,
-				    &va_devs[va_ndevs]);
+		err = vargo_dev_create(vargo_ndevs, domid, port, local,
+				       &vargo_devs[vargo_ndevs]);
 		if (err)
 			break;
-		va_ndevs++;
+		vargo_ndevs++;
 	}
 	kfree(list);
 	if (err)
-		va_destroy_all();
+		vargo_destroy_all();
 	return err;
 }
 
-static void __exit va_exit(void)
+static void __exit vargo_exit(void)
 {
-	va_destroy_all();
+	vargo_destroy_all();
 }
 
-module_init(va_init);
-module_exit(va_exit);
+module_init(vargo_init);
+module_exit(vargo_exit);
 
 MODULE_DESCRIPTION("virtio transport over Xen Argo (no shared memory)");
 MODULE_LICENSE("GPL");
