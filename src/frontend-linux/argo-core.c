@@ -19,7 +19,7 @@
  *
  * Locking: rings_lock (mutex) protects the ring list and is held across a
  * scan, so a ring's callbacks never run concurrently and never after
- * va_argo_ring_unregister() returned.  A ring's private rx is touched only
+ * vargo_argo_ring_unregister() returned.  A ring's private rx is touched only
  * by the scan (message mode) or by its owner (raw mode).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -46,11 +46,11 @@
 #include "argo-dev-priv.h"
 
 /* How long a space waiter sleeps before re-asking Xen (a safety net). */
-#define VA_SPACE_RECHECK	(HZ)
+#define VARGO_SPACE_RECHECK	(HZ)
 
-struct va_kring {
+struct vargo_kring {
 	struct list_head node;		/* in rings, under rings_lock */
-	struct va_kring_ops ops;
+	struct vargo_kring_ops ops;
 	void *priv;
 	u32 port;
 	u16 partner;
@@ -60,7 +60,7 @@ struct va_kring {
 	u8 *bounce;			/* message mode: max payload bytes */
 	u32 rx;				/* private reader pointer, < len, 16-aligned */
 	bool dead;			/* being unregistered */
-	atomic_t senders;		/* sleepers in va_argo_sendv/wait_space */
+	atomic_t senders;		/* sleepers in vargo_argo_sendv/wait_space */
 };
 
 static LIST_HEAD(rings);
@@ -73,42 +73,42 @@ static int virq_irq = -1;
 
 /* ---- hypercalls ---- */
 
-static long va_argo_op(unsigned int cmd, void *a1, void *a2,
-		       unsigned long a3, unsigned long a4)
+static long vargo_argo_op(unsigned int cmd, void *a1, void *a2,
+			  unsigned long a3, unsigned long a4)
 {
-	long ret = va_privcmd_call(VA_ARGO_HYPERCALL, cmd, (unsigned long)a1,
-				   (unsigned long)a2, a3, a4);
+	long ret = vargo_privcmd_call(VA_ARGO_HYPERCALL, cmd, (unsigned long)a1,
+				      (unsigned long)a2, a3, a4);
 
 	/* Xen 4.17: later sendv errors come back zero-extended. */
 	return (long)(s32)ret;
 }
 
-static int va_hc_register(u32 port, u16 partner, u32 len, xen_pfn_t *gfns,
-			  u32 npages)
+static int vargo_hc_register(u32 port, u16 partner, u32 len, xen_pfn_t *gfns,
+			     u32 npages)
 {
 	struct va_argo_register_ring reg = {
 		.aport = port, .partner_id = partner, .len = len,
 	};
 
-	return va_argo_op(VA_ARGO_OP_REGISTER_RING, &reg, gfns, npages, 0);
+	return vargo_argo_op(VA_ARGO_OP_REGISTER_RING, &reg, gfns, npages, 0);
 }
 
-static int va_hc_unregister(u32 port, u16 partner)
+static int vargo_hc_unregister(u32 port, u16 partner)
 {
 	struct va_argo_unregister_ring unreg = {
 		.aport = port, .partner_id = partner,
 	};
 
-	return va_argo_op(VA_ARGO_OP_UNREGISTER_RING, &unreg, NULL, 0, 0);
+	return vargo_argo_op(VA_ARGO_OP_UNREGISTER_RING, &unreg, NULL, 0, 0);
 }
 
-int va_argo_notify(struct va_argo_ring_data_ent *ents, unsigned int n)
+int vargo_argo_notify(struct va_argo_ring_data_ent *ents, unsigned int n)
 {
 	struct va_argo_ring_data *rd;
 	int ret;
 
 	if (!n)
-		return va_argo_op(VA_ARGO_OP_NOTIFY, NULL, NULL, 0, 0);
+		return vargo_argo_op(VA_ARGO_OP_NOTIFY, NULL, NULL, 0, 0);
 	if (n > VA_ARGO_MAX_NOTIFY_COUNT || !ents)
 		return -EINVAL;
 	rd = kzalloc(struct_size(rd, data, n), GFP_ATOMIC);
@@ -116,65 +116,65 @@ int va_argo_notify(struct va_argo_ring_data_ent *ents, unsigned int n)
 		return -ENOMEM;
 	rd->nent = n;
 	memcpy(rd->data, ents, n * sizeof(*ents));
-	ret = va_argo_op(VA_ARGO_OP_NOTIFY, rd, NULL, 0, 0);
+	ret = vargo_argo_op(VA_ARGO_OP_NOTIFY, rd, NULL, 0, 0);
 	if (!ret)
 		memcpy(ents, rd->data, n * sizeof(*ents));
 	kfree(rd);
 	return ret;
 }
-EXPORT_SYMBOL_GPL(va_argo_notify);
+EXPORT_SYMBOL_GPL(vargo_argo_notify);
 
 /* ---- accessors ---- */
 
-struct va_argo_ring *va_argo_ring_hdr(struct va_kring *ring)
+struct va_argo_ring *vargo_argo_ring_hdr(struct vargo_kring *ring)
 {
 	return ring->hdr;
 }
-EXPORT_SYMBOL_GPL(va_argo_ring_hdr);
+EXPORT_SYMBOL_GPL(vargo_argo_ring_hdr);
 
-u32 va_argo_ring_len(const struct va_kring *ring)
+u32 vargo_argo_ring_len(const struct vargo_kring *ring)
 {
 	return ring->len;
 }
-EXPORT_SYMBOL_GPL(va_argo_ring_len);
+EXPORT_SYMBOL_GPL(vargo_argo_ring_len);
 
-u32 va_argo_ring_port(const struct va_kring *ring)
+u32 vargo_argo_ring_port(const struct vargo_kring *ring)
 {
 	return ring->port;
 }
-EXPORT_SYMBOL_GPL(va_argo_ring_port);
+EXPORT_SYMBOL_GPL(vargo_argo_ring_port);
 
-u16 va_argo_ring_partner(const struct va_kring *ring)
+u16 vargo_argo_ring_partner(const struct vargo_kring *ring)
 {
 	return ring->partner;
 }
-EXPORT_SYMBOL_GPL(va_argo_ring_partner);
+EXPORT_SYMBOL_GPL(vargo_argo_ring_partner);
 
-void *va_argo_ring_vaddr(struct va_kring *ring)
+void *vargo_argo_ring_vaddr(struct vargo_kring *ring)
 {
 	return ring->hdr;
 }
-EXPORT_SYMBOL_GPL(va_argo_ring_vaddr);
+EXPORT_SYMBOL_GPL(vargo_argo_ring_vaddr);
 
-unsigned long va_argo_virq_count(void)
+unsigned long vargo_argo_virq_count(void)
 {
 	return atomic_long_read(&virq_count);
 }
-EXPORT_SYMBOL_GPL(va_argo_virq_count);
+EXPORT_SYMBOL_GPL(vargo_argo_virq_count);
 
-wait_queue_head_t *va_argo_virq_waitq(void)
+wait_queue_head_t *vargo_argo_virq_waitq(void)
 {
 	return &virq_wq;
 }
-EXPORT_SYMBOL_GPL(va_argo_virq_waitq);
+EXPORT_SYMBOL_GPL(vargo_argo_virq_waitq);
 
 /* ---- ring registration ---- */
 
-struct va_kring *va_argo_ring_register(u32 port, u16 partner, u32 len,
-				       const struct va_kring_ops *ops,
-				       void *priv)
+struct vargo_kring *vargo_argo_ring_register(u32 port, u16 partner, u32 len,
+					     const struct vargo_kring_ops *ops,
+					     void *priv)
 {
-	struct va_kring *ring;
+	struct vargo_kring *ring;
 	xen_pfn_t *gfns;
 	u32 i;
 	int ret;
@@ -214,7 +214,7 @@ struct va_kring *va_argo_ring_register(u32 port, u16 partner, u32 len,
 	}
 
 	mutex_lock(&rings_lock);
-	ret = va_hc_register(port, partner, len, gfns, ring->npages);
+	ret = vargo_hc_register(port, partner, len, gfns, ring->npages);
 	if (!ret)
 		list_add_tail(&ring->node, &rings);
 	mutex_unlock(&rings_lock);
@@ -235,9 +235,9 @@ err_ring_mem:
 	kfree(ring);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_GPL(va_argo_ring_register);
+EXPORT_SYMBOL_GPL(vargo_argo_ring_register);
 
-void va_argo_ring_unregister(struct va_kring *ring)
+void vargo_argo_ring_unregister(struct vargo_kring *ring)
 {
 	int ret;
 
@@ -246,7 +246,7 @@ void va_argo_ring_unregister(struct va_kring *ring)
 	mutex_lock(&rings_lock);
 	list_del(&ring->node);
 	WRITE_ONCE(ring->dead, true);
-	ret = va_hc_unregister(ring->port, ring->partner);
+	ret = vargo_hc_unregister(ring->port, ring->partner);
 	mutex_unlock(&rings_lock);
 	/* -ENOENT: Xen removed it already (the partner died). */
 	if (ret && ret != -ENOENT)
@@ -260,12 +260,12 @@ void va_argo_ring_unregister(struct va_kring *ring)
 	vfree(ring->hdr);
 	kfree(ring);
 }
-EXPORT_SYMBOL_GPL(va_argo_ring_unregister);
+EXPORT_SYMBOL_GPL(vargo_argo_ring_unregister);
 
 /* ---- reading ---- */
 
-int va_argo_ring_peek_msg(struct va_kring *ring, struct va_argo_msg_hdr *ret_hdr,
-			  u32 *ret_rx)
+int vargo_argo_ring_peek_msg(struct vargo_kring *ring, struct va_argo_msg_hdr *ret_hdr,
+			     u32 *ret_rx)
 {
 	/* Acquire: the message bytes are read only after tx_ptr. */
 	u32 tx = smp_load_acquire(&ring->hdr->tx_ptr);
@@ -281,19 +281,19 @@ int va_argo_ring_peek_msg(struct va_kring *ring, struct va_argo_msg_hdr *ret_hdr
 		return -EIO;
 	}
 }
-EXPORT_SYMBOL_GPL(va_argo_ring_peek_msg);
+EXPORT_SYMBOL_GPL(vargo_argo_ring_peek_msg);
 
-void va_argo_ring_consume(struct va_kring *ring, u32 rx,
-			  const struct va_argo_msg_hdr *hdr)
+void vargo_argo_ring_consume(struct vargo_kring *ring, u32 rx,
+			     const struct va_argo_msg_hdr *hdr)
 {
 	ring->rx = va_argo_ring_advance(rx, hdr->len, ring->len);
 	/* Release: the message is read before Xen may overwrite it. */
 	smp_store_release(&ring->hdr->rx_ptr, ring->rx);
 }
-EXPORT_SYMBOL_GPL(va_argo_ring_consume);
+EXPORT_SYMBOL_GPL(vargo_argo_ring_consume);
 
 /* Message mode: hand every message to the owner.  Returns true if any. */
-static bool va_ring_drain(struct va_kring *ring)
+static bool vargo_ring_drain(struct vargo_kring *ring)
 {
 	struct va_argo_msg_hdr mh;
 	bool consumed = false;
@@ -301,7 +301,7 @@ static bool va_ring_drain(struct va_kring *ring)
 	const void *p;
 	int ret;
 
-	while ((ret = va_argo_ring_peek_msg(ring, &mh, &rx)) > 0) {
+	while ((ret = vargo_argo_ring_peek_msg(ring, &mh, &rx)) > 0) {
 		u32 pos = (rx + VA_ARGO_MSG_HDR_SIZE) % ring->len;
 
 		n = mh.len - VA_ARGO_MSG_HDR_SIZE;
@@ -315,7 +315,7 @@ static bool va_ring_drain(struct va_kring *ring)
 		}
 		ring->ops.rx(ring->priv, mh.source.domain_id, mh.source.aport,
 			     mh.message_type, p, n);
-		va_argo_ring_consume(ring, rx, &mh);
+		vargo_argo_ring_consume(ring, rx, &mh);
 		consumed = true;
 	}
 	if (ret < 0) {
@@ -324,22 +324,22 @@ static bool va_ring_drain(struct va_kring *ring)
 				   ring->port, ring->partner);
 		ring->rx = va_argo_sanitize_rx(READ_ONCE(ring->hdr->tx_ptr),
 					       ring->len);
-		/* Release: as in va_argo_ring_consume(). */
+		/* Release: as in vargo_argo_ring_consume(). */
 		smp_store_release(&ring->hdr->rx_ptr, ring->rx);
 		consumed = true;
 	}
 	return consumed;
 }
 
-static void va_scan(struct work_struct *work)
+static void vargo_scan(struct work_struct *work)
 {
-	struct va_kring *ring;
+	struct vargo_kring *ring;
 	bool consumed = false;
 
 	mutex_lock(&rings_lock);
 	list_for_each_entry(ring, &rings, node) {
 		if (ring->ops.rx) {
-			consumed |= va_ring_drain(ring);
+			consumed |= vargo_ring_drain(ring);
 		} else if (READ_ONCE(ring->hdr->rx_ptr) !=
 			   READ_ONCE(ring->hdr->tx_ptr)) {
 			ring->ops.ready(ring->priv);
@@ -348,12 +348,12 @@ static void va_scan(struct work_struct *work)
 			ring->ops.space(ring->priv);
 	}
 	mutex_unlock(&rings_lock);
-	va_argo_dev_virq();
+	vargo_argo_dev_virq();
 	if (consumed)
-		va_argo_notify(NULL, 0);
+		vargo_argo_notify(NULL, 0);
 }
 
-static irqreturn_t va_virq_handler(int irq, void *dev_id)
+static irqreturn_t vargo_virq_handler(int irq, void *dev_id)
 {
 	atomic_long_inc(&virq_count);
 	wake_up_all(&virq_wq);
@@ -363,8 +363,8 @@ static irqreturn_t va_virq_handler(int irq, void *dev_id)
 
 /* ---- sending ---- */
 
-int va_argo_sendv_nowait(struct va_kring *ring, u16 dst_domid, u32 dst_port,
-			 const struct kvec *iov, unsigned int niov, u32 type)
+int vargo_argo_sendv_nowait(struct vargo_kring *ring, u16 dst_domid, u32 dst_port,
+			    const struct kvec *iov, unsigned int niov, u32 type)
 {
 	struct va_argo_iov xiov[VA_ARGO_MAX_IOV];
 	struct va_argo_send_addr addr = {
@@ -382,17 +382,17 @@ int va_argo_sendv_nowait(struct va_kring *ring, u16 dst_domid, u32 dst_port,
 		xiov[i].iov_len = iov[i].iov_len;
 		xiov[i].pad = 0;
 	}
-	return va_argo_op(VA_ARGO_OP_SENDV, &addr, xiov, niov, type);
+	return vargo_argo_op(VA_ARGO_OP_SENDV, &addr, xiov, niov, type);
 }
-EXPORT_SYMBOL_GPL(va_argo_sendv_nowait);
+EXPORT_SYMBOL_GPL(vargo_argo_sendv_nowait);
 
 /*
  * One wait for space: ask Xen, and if there is none sleep until the next
  * VIRQ_ARGO, the ring's unregistration, *cancel or at most wait jiffies.
  */
-static int va_wait_space_once(struct va_kring *ring, u16 dst_domid,
-			      u32 dst_port, u32 space_required,
-			      unsigned long wait, const bool *cancel)
+static int vargo_wait_space_once(struct vargo_kring *ring, u16 dst_domid,
+				 u32 dst_port, u32 space_required,
+				 unsigned long wait, const bool *cancel)
 {
 	struct va_argo_ring_data_ent ent = {
 		.ring = { .aport = dst_port, .domain_id = dst_domid },
@@ -406,7 +406,7 @@ static int va_wait_space_once(struct va_kring *ring, u16 dst_domid,
 		return -ESHUTDOWN;
 	if (cancel && READ_ONCE(*cancel))
 		return -ECANCELED;
-	ret = va_argo_notify(&ent, 1);
+	ret = vargo_argo_notify(&ent, 1);
 	if (ret)
 		return ret;
 	if (!(ent.flags & VA_ARGO_RING_EXISTS))
@@ -420,7 +420,7 @@ static int va_wait_space_once(struct va_kring *ring, u16 dst_domid,
 					   READ_ONCE(ring->dead) ||
 					   (cancel && READ_ONCE(*cancel)),
 					   min_t(unsigned long, wait,
-						 VA_SPACE_RECHECK));
+						 VARGO_SPACE_RECHECK));
 	if (left < 0)
 		return -EINTR;
 	if (READ_ONCE(ring->dead))
@@ -428,24 +428,24 @@ static int va_wait_space_once(struct va_kring *ring, u16 dst_domid,
 	return cancel && READ_ONCE(*cancel) ? -ECANCELED : 0;
 }
 
-int va_argo_wait_space(struct va_kring *ring, u16 dst_domid, u32 dst_port,
-		       u32 space_required)
+int vargo_argo_wait_space(struct vargo_kring *ring, u16 dst_domid, u32 dst_port,
+			  u32 space_required)
 {
 	int ret;
 
 	atomic_inc(&ring->senders);
-	ret = va_wait_space_once(ring, dst_domid, dst_port, space_required,
-				 VA_SPACE_RECHECK, NULL);
+	ret = vargo_wait_space_once(ring, dst_domid, dst_port, space_required,
+				    VARGO_SPACE_RECHECK, NULL);
 	if (atomic_dec_and_test(&ring->senders))
 		wake_up_all(&virq_wq);
 	return ret;
 }
-EXPORT_SYMBOL_GPL(va_argo_wait_space);
+EXPORT_SYMBOL_GPL(vargo_argo_wait_space);
 
 /* timeout == MAX_SCHEDULE_TIMEOUT: no bound. */
-static int va_sendv_wait(struct va_kring *ring, u16 dst_domid, u32 dst_port,
-			 const struct kvec *iov, unsigned int niov, u32 type,
-			 unsigned long timeout, const bool *cancel)
+static int vargo_sendv_wait(struct vargo_kring *ring, u16 dst_domid, u32 dst_port,
+			    const struct kvec *iov, unsigned int niov, u32 type,
+			    unsigned long timeout, const bool *cancel)
 {
 	unsigned long deadline = jiffies + timeout;
 	size_t total = 0;
@@ -462,8 +462,8 @@ static int va_sendv_wait(struct va_kring *ring, u16 dst_domid, u32 dst_port,
 	for (;;) {
 		unsigned long wait = MAX_SCHEDULE_TIMEOUT;
 
-		ret = va_argo_sendv_nowait(ring, dst_domid, dst_port, iov,
-					   niov, type);
+		ret = vargo_argo_sendv_nowait(ring, dst_domid, dst_port, iov,
+					      niov, type);
 		if (ret != -EAGAIN)
 			break;
 		if (timeout != MAX_SCHEDULE_TIMEOUT) {
@@ -473,8 +473,8 @@ static int va_sendv_wait(struct va_kring *ring, u16 dst_domid, u32 dst_port,
 			}
 			wait = deadline - jiffies;
 		}
-		ret = va_wait_space_once(ring, dst_domid, dst_port, total,
-					 wait, cancel);
+		ret = vargo_wait_space_once(ring, dst_domid, dst_port, total,
+					    wait, cancel);
 		if (ret)
 			break;
 	}
@@ -483,33 +483,33 @@ static int va_sendv_wait(struct va_kring *ring, u16 dst_domid, u32 dst_port,
 	return ret;
 }
 
-int va_argo_sendv(struct va_kring *ring, u16 dst_domid, u32 dst_port,
-		  const struct kvec *iov, unsigned int niov, u32 type)
+int vargo_argo_sendv(struct vargo_kring *ring, u16 dst_domid, u32 dst_port,
+		     const struct kvec *iov, unsigned int niov, u32 type)
 {
-	return va_sendv_wait(ring, dst_domid, dst_port, iov, niov, type,
-			     MAX_SCHEDULE_TIMEOUT, NULL);
+	return vargo_sendv_wait(ring, dst_domid, dst_port, iov, niov, type,
+				MAX_SCHEDULE_TIMEOUT, NULL);
 }
-EXPORT_SYMBOL_GPL(va_argo_sendv);
+EXPORT_SYMBOL_GPL(vargo_argo_sendv);
 
-int va_argo_sendv_bounded(struct va_kring *ring, u16 dst_domid, u32 dst_port,
-			  const struct kvec *iov, unsigned int niov, u32 type,
-			  unsigned long timeout, const bool *cancel)
+int vargo_argo_sendv_bounded(struct vargo_kring *ring, u16 dst_domid, u32 dst_port,
+			     const struct kvec *iov, unsigned int niov, u32 type,
+			     unsigned long timeout, const bool *cancel)
 {
-	return va_sendv_wait(ring, dst_domid, dst_port, iov, niov, type,
-			     min_t(unsigned long, timeout,
-				   MAX_SCHEDULE_TIMEOUT - 1), cancel);
+	return vargo_sendv_wait(ring, dst_domid, dst_port, iov, niov, type,
+				min_t(unsigned long, timeout,
+				      MAX_SCHEDULE_TIMEOUT - 1), cancel);
 }
-EXPORT_SYMBOL_GPL(va_argo_sendv_bounded);
+EXPORT_SYMBOL_GPL(vargo_argo_sendv_bounded);
 
-void va_argo_wake_senders(void)
+void vargo_argo_wake_senders(void)
 {
 	wake_up_all(&virq_wq);
 }
-EXPORT_SYMBOL_GPL(va_argo_wake_senders);
+EXPORT_SYMBOL_GPL(vargo_argo_wake_senders);
 
 /* ---- module ---- */
 
-static int __init va_argo_core_init(void)
+static int __init vargo_argo_core_init(void)
 {
 	int ret;
 
@@ -517,7 +517,7 @@ static int __init va_argo_core_init(void)
 		pr_info("not running on Xen, Argo unavailable\n");
 		return -ENODEV;
 	}
-	ret = va_argo_notify(NULL, 0);
+	ret = vargo_argo_notify(NULL, 0);
 	if (ret) {
 		pr_info("Xen has no usable Argo (notify: %d; needs CONFIG_ARGO and argo=1)\n",
 			ret);
@@ -527,9 +527,9 @@ static int __init va_argo_core_init(void)
 	scan_wq = alloc_ordered_workqueue("va_argo_scan", WQ_MEM_RECLAIM);
 	if (!scan_wq)
 		return -ENOMEM;
-	INIT_WORK(&scan_work, va_scan);
+	INIT_WORK(&scan_work, vargo_scan);
 
-	ret = bind_virq_to_irqhandler(VA_ARGO_VIRQ, 0, va_virq_handler, 0,
+	ret = bind_virq_to_irqhandler(VA_ARGO_VIRQ, 0, vargo_virq_handler, 0,
 				      "argo", NULL);
 	if (ret < 0) {
 		pr_err("cannot bind VIRQ_ARGO: %d (another consumer?)\n", ret);
@@ -537,7 +537,7 @@ static int __init va_argo_core_init(void)
 	}
 	virq_irq = ret;
 
-	ret = va_argo_dev_init();
+	ret = vargo_argo_dev_init();
 	if (ret)
 		goto err_dev;
 	pr_info("Argo ready (VIRQ_ARGO irq %d)\n", virq_irq);
@@ -550,9 +550,9 @@ err_virq:
 	return ret;
 }
 
-static void __exit va_argo_core_exit(void)
+static void __exit vargo_argo_core_exit(void)
 {
-	va_argo_dev_exit();
+	vargo_argo_dev_exit();
 	/* Users (virtio_argo) depend on us, so no ring is left but ours. */
 	WARN_ON(!list_empty(&rings));
 	unbind_from_irqhandler(virq_irq, NULL);
@@ -560,8 +560,8 @@ static void __exit va_argo_core_exit(void)
 	destroy_workqueue(scan_wq);
 }
 
-module_init(va_argo_core_init);
-module_exit(va_argo_core_exit);
+module_init(vargo_argo_core_init);
+module_exit(vargo_argo_core_exit);
 
 MODULE_DESCRIPTION("Xen Argo core: hypercalls, VIRQ_ARGO and /dev/argo");
 MODULE_LICENSE("GPL");

@@ -8,25 +8,25 @@
  * A ring is registered with exactly one partner domain (never the
  * wildcard).  Its owner chooses how messages are consumed:
  *
- *  - message mode (va_argo_ring_register): the core peeks every message in
+ *  - message mode (vargo_argo_ring_register): the core peeks every message in
  *    order, hands the payload to ops->rx as one contiguous buffer (a
  *    message that wraps the end of the ring is copied into a per-ring
  *    bounce buffer), consumes it and calls notify once per scan;
  *  - raw mode (ops->rx == NULL, ops->ready set): the core only calls
  *    ops->ready when rx_ptr != tx_ptr; the owner consumes with
- *    va_argo_ring_peek_msg()/va_argo_ring_consume() or in user space.
+ *    vargo_argo_ring_peek_msg()/vargo_argo_ring_consume() or in user space.
  *
  * Context: ops->rx, ops->ready and ops->space run from the core's work item
  * (process context, never concurrently with each other for one ring).  They
- * must not call va_argo_ring_unregister() on their own ring and should not
+ * must not call vargo_argo_ring_unregister() on their own ring and should not
  * sleep for long.  ops->space is called for every ring after any VIRQ_ARGO
  * (the interrupt names no ring): a hint that a blocked send may retry.
  *
  * NOTE: struct va_argo_ring is the ring *layout* from argo-ring.h; the
- * kernel handle is struct va_kring.
+ * kernel handle is struct vargo_kring.
  */
-#ifndef VA_ARGO_CORE_H
-#define VA_ARGO_CORE_H
+#ifndef VARGO_ARGO_CORE_H
+#define VARGO_ARGO_CORE_H
 
 #include <linux/types.h>
 #include <linux/uio.h>
@@ -34,9 +34,9 @@
 
 #include "virtio-argo/argo-ring.h"
 
-struct va_kring;
+struct vargo_kring;
 
-struct va_kring_ops {
+struct vargo_kring_ops {
 	/* Message mode: one call per message, payload data[0..len). */
 	void (*rx)(void *priv, u16 src_domid, u32 src_port, u32 type,
 		   const void *data, u32 len);
@@ -54,21 +54,21 @@ struct va_kring_ops {
  * or the hypercall's error (-ESRCH partner does not exist yet, -EEXIST,
  * -ENOSPC, -ECONNREFUSED...).  May sleep.
  */
-struct va_kring *va_argo_ring_register(u32 port, u16 partner, u32 len,
-				       const struct va_kring_ops *ops,
-				       void *priv);
+struct vargo_kring *vargo_argo_ring_register(u32 port, u16 partner, u32 len,
+					     const struct vargo_kring_ops *ops,
+					     void *priv);
 
 /* Message-mode shorthand (what virtio_argo uses). */
-static inline struct va_kring *
-va_argo_ring_register_msg(u32 port, u16 partner, u32 len,
-			  void (*rx)(void *priv, u16 src_domid, u32 src_port,
-				     u32 type, const void *data, u32 len),
-			  void *priv)
+static inline struct vargo_kring *
+vargo_argo_ring_register_msg(u32 port, u16 partner, u32 len,
+			     void (*rx)(void *priv, u16 src_domid, u32 src_port,
+					u32 type, const void *data, u32 len),
+			     void *priv)
 {
 	/* The ops table must outlive the ring: the core copies it. */
-	struct va_kring_ops ops = { .rx = rx };
+	struct vargo_kring_ops ops = { .rx = rx };
 
-	return va_argo_ring_register(port, partner, len, &ops, priv);
+	return vargo_argo_ring_register(port, partner, len, &ops, priv);
 }
 
 /*
@@ -76,57 +76,57 @@ va_argo_ring_register_msg(u32 port, u16 partner, u32 len,
  * and every sender sleeping on it has returned (-ESHUTDOWN).  NULL is
  * accepted.  May sleep.
  */
-void va_argo_ring_unregister(struct va_kring *ring);
+void vargo_argo_ring_unregister(struct vargo_kring *ring);
 
 /* The mapping of the ring: header (64 B) then len data bytes. */
-struct va_argo_ring *va_argo_ring_hdr(struct va_kring *ring);
-u32 va_argo_ring_len(const struct va_kring *ring);
-u32 va_argo_ring_port(const struct va_kring *ring);
-u16 va_argo_ring_partner(const struct va_kring *ring);
+struct va_argo_ring *vargo_argo_ring_hdr(struct vargo_kring *ring);
+u32 vargo_argo_ring_len(const struct vargo_kring *ring);
+u32 vargo_argo_ring_port(const struct vargo_kring *ring);
+u16 vargo_argo_ring_partner(const struct vargo_kring *ring);
 /* The vmalloc'd area (for remap_vmalloc_range()), npages pages. */
-void *va_argo_ring_vaddr(struct va_kring *ring);
+void *vargo_argo_ring_vaddr(struct vargo_kring *ring);
 
 /*
  * Raw mode: look at the next message without consuming it.  Returns 1 and
  * fills *ret_hdr (payload at (rx + 16) % len, ret_hdr->len - 16 bytes, may
  * wrap; *ret_rx is that rx), 0 when empty, -EIO when the ring is corrupt.
  */
-int va_argo_ring_peek_msg(struct va_kring *ring, struct va_argo_msg_hdr *ret_hdr,
-			  u32 *ret_rx);
+int vargo_argo_ring_peek_msg(struct vargo_kring *ring, struct va_argo_msg_hdr *ret_hdr,
+			     u32 *ret_rx);
 /* Raw mode: consume the message peeked at rx (publishes rx_ptr). */
-void va_argo_ring_consume(struct va_kring *ring, u32 rx,
-			  const struct va_argo_msg_hdr *hdr);
+void vargo_argo_ring_consume(struct vargo_kring *ring, u32 rx,
+			     const struct va_argo_msg_hdr *hdr);
 
 /*
  * Send one message from (self, ring's port) to (dst_domid, dst_port):
  * niov <= VA_ARGO_MAX_IOV kernel buffers.  Returns the payload bytes sent
  * or a negative errno (-EMSGSIZE, -ECONNREFUSED, -ESRCH, ...).
  *
- * va_argo_sendv_nowait: never sleeps (callable in atomic context), returns
+ * vargo_argo_sendv_nowait: never sleeps (callable in atomic context), returns
  * -EAGAIN when the destination ring is full; Xen then queues a space
- * notification, see va_argo_wait_space().
- * va_argo_sendv: may sleep; on -EAGAIN waits for space (never spins) and
+ * notification, see vargo_argo_wait_space().
+ * vargo_argo_sendv: may sleep; on -EAGAIN waits for space (never spins) and
  * retries; returns -EINTR on a fatal signal, -ESHUTDOWN when the ring is
  * unregistered meanwhile.
  */
-int va_argo_sendv_nowait(struct va_kring *ring, u16 dst_domid, u32 dst_port,
-			 const struct kvec *iov, unsigned int niov, u32 type);
-int va_argo_sendv(struct va_kring *ring, u16 dst_domid, u32 dst_port,
-		  const struct kvec *iov, unsigned int niov, u32 type);
+int vargo_argo_sendv_nowait(struct vargo_kring *ring, u16 dst_domid, u32 dst_port,
+			    const struct kvec *iov, unsigned int niov, u32 type);
+int vargo_argo_sendv(struct vargo_kring *ring, u16 dst_domid, u32 dst_port,
+		     const struct kvec *iov, unsigned int niov, u32 type);
 
 /*
- * va_argo_sendv_bounded: as va_argo_sendv, but a full destination is
+ * vargo_argo_sendv_bounded: as vargo_argo_sendv, but a full destination is
  * waited for at most timeout jiffies (then -ETIMEDOUT), and not at all
  * once *cancel is true (-ECANCELED; whoever sets it calls
- * va_argo_wake_senders() so that a sleeping sender sees it).  A peer that
+ * vargo_argo_wake_senders() so that a sleeping sender sees it).  A peer that
  * keeps its ring full then cannot hold the caller for longer than that.
  */
-int va_argo_sendv_bounded(struct va_kring *ring, u16 dst_domid, u32 dst_port,
-			  const struct kvec *iov, unsigned int niov, u32 type,
-			  unsigned long timeout, const bool *cancel);
+int vargo_argo_sendv_bounded(struct vargo_kring *ring, u16 dst_domid, u32 dst_port,
+			     const struct kvec *iov, unsigned int niov, u32 type,
+			     unsigned long timeout, const bool *cancel);
 
 /* Wake every sender sleeping for ring space, so that it re-checks. */
-void va_argo_wake_senders(void);
+void vargo_argo_wake_senders(void);
 
 /*
  * Sleep until (dst_domid, dst_port) has room for space_required payload
@@ -135,18 +135,18 @@ void va_argo_wake_senders(void);
  * retry), -EMSGSIZE if it can never fit, -ECONNREFUSED if the ring is
  * gone, -EINTR on a fatal signal, -ESHUTDOWN on unregister.  May sleep.
  */
-int va_argo_wait_space(struct va_kring *ring, u16 dst_domid, u32 dst_port,
-		       u32 space_required);
+int vargo_argo_wait_space(struct vargo_kring *ring, u16 dst_domid, u32 dst_port,
+			  u32 space_required);
 
 /*
  * XEN_ARGO_OP_notify: ents (n <= VA_ARGO_MAX_NOTIFY_COUNT, may be 0) get
  * flags/max_message_size filled in.  Also re-evaluates Xen's pending space
  * waiters on all our rings.  Never sleeps.
  */
-int va_argo_notify(struct va_argo_ring_data_ent *ents, unsigned int n);
+int vargo_argo_notify(struct va_argo_ring_data_ent *ents, unsigned int n);
 
 /* Counter bumped on every VIRQ_ARGO, and the queue woken with it. */
-unsigned long va_argo_virq_count(void);
-wait_queue_head_t *va_argo_virq_waitq(void);
+unsigned long vargo_argo_virq_count(void);
+wait_queue_head_t *vargo_argo_virq_waitq(void);
 
-#endif /* VA_ARGO_CORE_H */
+#endif /* VARGO_ARGO_CORE_H */

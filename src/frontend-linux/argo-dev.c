@@ -12,7 +12,7 @@
  * kernel memory first because Xen reads them through guest virtual
  * addresses and does not fault pages in.
  *
- * Locking: va_file.lock (mutex) protects the ring slots; files_lock
+ * Locking: vargo_file.lock (mutex) protects the ring slots; files_lock
  * (spinlock) the list of open files that the core's scan wakes; events are
  * atomic bits.
  */
@@ -43,13 +43,13 @@ static int domid = -1;
 module_param(domid, int, 0444);
 MODULE_PARM_DESC(domid, "This domain's id for VA_ARGODEV_INFO (-1: 0 in dom0, else unknown)");
 
-#define VA_EV_SPACE_WAIT	2	/* bit: a sendv of ours got -EAGAIN */
+#define VARGO_EV_SPACE_WAIT	2	/* bit: a sendv of ours got -EAGAIN */
 
-struct va_file {
+struct vargo_file {
 	struct list_head node;		/* in files, under files_lock */
 	struct mutex lock;		/* rings[] */
-	struct va_kring *rings[VA_ARGODEV_MAX_RINGS];
-	unsigned long events;		/* VA_ARGODEV_EV_* and VA_EV_SPACE_WAIT */
+	struct vargo_kring *rings[VA_ARGODEV_MAX_RINGS];
+	unsigned long events;		/* VA_ARGODEV_EV_* and VARGO_EV_SPACE_WAIT */
 	unsigned long space_gen;	/* virq count before the last -EAGAIN */
 	wait_queue_head_t wq;
 };
@@ -57,37 +57,37 @@ struct va_file {
 static LIST_HEAD(files);
 static DEFINE_SPINLOCK(files_lock);
 
-static void va_file_wake(void *priv)
+static void vargo_file_wake(void *priv)
 {
-	struct va_file *f = priv;
+	struct vargo_file *f = priv;
 
 	wake_up_interruptible(&f->wq);
 }
 
-static const struct va_kring_ops va_file_ring_ops = {
-	.ready = va_file_wake,
+static const struct vargo_kring_ops vargo_file_ring_ops = {
+	.ready = vargo_file_wake,
 };
 
-void va_argo_dev_virq(void)
+void vargo_argo_dev_virq(void)
 {
-	struct va_file *f;
+	struct vargo_file *f;
 
 	spin_lock(&files_lock);
 	list_for_each_entry(f, &files, node) {
 		set_bit(ilog2(VA_ARGODEV_EV_VIRQ), &f->events);
 		/* Only a VIRQ newer than the -EAGAIN can be its wake-up. */
-		if (test_bit(VA_EV_SPACE_WAIT, &f->events) &&
-		    va_argo_virq_count() != READ_ONCE(f->space_gen) &&
-		    test_and_clear_bit(VA_EV_SPACE_WAIT, &f->events))
+		if (test_bit(VARGO_EV_SPACE_WAIT, &f->events) &&
+		    vargo_argo_virq_count() != READ_ONCE(f->space_gen) &&
+		    test_and_clear_bit(VARGO_EV_SPACE_WAIT, &f->events))
 			set_bit(ilog2(VA_ARGODEV_EV_SPACE), &f->events);
 		wake_up_interruptible(&f->wq);
 	}
 	spin_unlock(&files_lock);
 }
 
-static int va_open(struct inode *inode, struct file *file)
+static int vargo_open(struct inode *inode, struct file *file)
 {
-	struct va_file *f;
+	struct vargo_file *f;
 
 	if (!capable(CAP_SYS_ADMIN) &&
 	    !(group >= 0 && in_group_p(make_kgid(&init_user_ns, group))))
@@ -104,36 +104,36 @@ static int va_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static int va_release(struct inode *inode, struct file *file)
+static int vargo_release(struct inode *inode, struct file *file)
 {
-	struct va_file *f = file->private_data;
+	struct vargo_file *f = file->private_data;
 	unsigned int i;
 
 	spin_lock(&files_lock);
 	list_del(&f->node);
 	spin_unlock(&files_lock);
 	for (i = 0; i < VA_ARGODEV_MAX_RINGS; i++)
-		va_argo_ring_unregister(f->rings[i]);
+		vargo_argo_ring_unregister(f->rings[i]);
 	kfree(f);
 	return 0;
 }
 
 /* Slot of (port, partner), or -1.  Under f->lock. */
-static int va_find(struct va_file *f, u32 port, u16 partner)
+static int vargo_find(struct vargo_file *f, u32 port, u16 partner)
 {
 	unsigned int i;
 
 	for (i = 0; i < VA_ARGODEV_MAX_RINGS; i++)
-		if (f->rings[i] && va_argo_ring_port(f->rings[i]) == port &&
-		    va_argo_ring_partner(f->rings[i]) == partner)
+		if (f->rings[i] && vargo_argo_ring_port(f->rings[i]) == port &&
+		    vargo_argo_ring_partner(f->rings[i]) == partner)
 			return i;
 	return -1;
 }
 
-static long va_ioc_register(struct va_file *f, void __user *arg)
+static long vargo_ioc_register(struct vargo_file *f, void __user *arg)
 {
 	struct va_argodev_register reg;
-	struct va_kring *ring;
+	struct vargo_kring *ring;
 	int slot, ret;
 
 	if (copy_from_user(&reg, arg, sizeof(reg)))
@@ -144,22 +144,22 @@ static long va_ioc_register(struct va_file *f, void __user *arg)
 
 	mutex_lock(&f->lock);
 	ret = -EEXIST;
-	if (va_find(f, reg.port, reg.partner) >= 0)
+	if (vargo_find(f, reg.port, reg.partner) >= 0)
 		goto out_unlock;
 	for (slot = 0; slot < VA_ARGODEV_MAX_RINGS && f->rings[slot]; slot++)
 		;
 	ret = -ENOSPC;
 	if (slot == VA_ARGODEV_MAX_RINGS)
 		goto out_unlock;
-	ring = va_argo_ring_register(reg.port, reg.partner, reg.len,
-				     &va_file_ring_ops, f);
+	ring = vargo_argo_ring_register(reg.port, reg.partner, reg.len,
+					&vargo_file_ring_ops, f);
 	ret = PTR_ERR_OR_ZERO(ring);
 	if (ret)
 		goto out_unlock;
 	reg.mmap_size = va_argo_ring_npages(reg.len) * PAGE_SIZE;
 	reg.mmap_offset = slot * VA_ARGODEV_MMAP_STRIDE;
 	if (copy_to_user(arg, &reg, sizeof(reg))) {
-		va_argo_ring_unregister(ring);
+		vargo_argo_ring_unregister(ring);
 		ret = -EFAULT;
 		goto out_unlock;
 	}
@@ -169,10 +169,10 @@ out_unlock:
 	return ret;
 }
 
-static long va_ioc_unregister(struct va_file *f, void __user *arg)
+static long vargo_ioc_unregister(struct vargo_file *f, void __user *arg)
 {
 	struct va_argodev_unregister unreg;
-	struct va_kring *ring = NULL;
+	struct vargo_kring *ring = NULL;
 	int slot;
 
 	if (copy_from_user(&unreg, arg, sizeof(unreg)))
@@ -180,7 +180,7 @@ static long va_ioc_unregister(struct va_file *f, void __user *arg)
 	if (unreg.pad)
 		return -EINVAL;
 	mutex_lock(&f->lock);
-	slot = va_find(f, unreg.port, unreg.partner);
+	slot = vargo_find(f, unreg.port, unreg.partner);
 	if (slot >= 0) {
 		ring = f->rings[slot];
 		f->rings[slot] = NULL;
@@ -188,15 +188,15 @@ static long va_ioc_unregister(struct va_file *f, void __user *arg)
 	mutex_unlock(&f->lock);
 	if (!ring)
 		return -ENOENT;
-	va_argo_ring_unregister(ring);
+	vargo_argo_ring_unregister(ring);
 	return 0;
 }
 
-static long va_ioc_sendv(struct va_file *f, void __user *arg)
+static long vargo_ioc_sendv(struct vargo_file *f, void __user *arg)
 {
 	struct va_argodev_iov uiov[VA_ARGO_MAX_IOV];
 	struct va_argodev_sendv s;
-	struct va_kring *ring = NULL;
+	struct vargo_kring *ring = NULL;
 	struct kvec kv;
 	u32 total, off = 0;
 	unsigned int i;
@@ -234,7 +234,7 @@ static long va_ioc_sendv(struct va_file *f, void __user *arg)
 	kv.iov_len = total;
 
 	mutex_lock(&f->lock);
-	slot = va_find(f, s.src_port, s.dst_domid);
+	slot = vargo_find(f, s.src_port, s.dst_domid);
 	if (slot >= 0)
 		ring = f->rings[slot];
 	if (!ring) {
@@ -245,15 +245,15 @@ static long va_ioc_sendv(struct va_file *f, void __user *arg)
 		 * with it then counts (at worst one spurious EV_SPACE; the
 		 * caller retries and re-arms), it is never lost.
 		 */
-		unsigned long gen = va_argo_virq_count();
+		unsigned long gen = vargo_argo_virq_count();
 
-		ret = va_argo_sendv_nowait(ring, s.dst_domid, s.dst_port, &kv, 1,
-					   s.message_type);
+		ret = vargo_argo_sendv_nowait(ring, s.dst_domid, s.dst_port, &kv, 1,
+					      s.message_type);
 		if (ret == -EAGAIN) {
 			WRITE_ONCE(f->space_gen, gen);
-			/* Pairs with the test_bit in va_argo_dev_virq(). */
+			/* Pairs with the test_bit in vargo_argo_dev_virq(). */
 			smp_mb__before_atomic();
-			set_bit(VA_EV_SPACE_WAIT, &f->events);
+			set_bit(VARGO_EV_SPACE_WAIT, &f->events);
 		}
 	}
 	mutex_unlock(&f->lock);
@@ -262,7 +262,7 @@ out_free:
 	return ret;
 }
 
-static long va_ioc_notify(void __user *arg)
+static long vargo_ioc_notify(void __user *arg)
 {
 	struct va_argo_ring_data_ent *ents;
 	struct va_argodev_notify n;
@@ -274,19 +274,19 @@ static long va_ioc_notify(void __user *arg)
 	if (n.pad || n.nent > VA_ARGO_MAX_NOTIFY_COUNT)
 		return -EINVAL;
 	if (!n.nent)
-		return va_argo_notify(NULL, 0);
+		return vargo_argo_notify(NULL, 0);
 	size = n.nent * sizeof(*ents);
 	ents = memdup_user(u64_to_user_ptr(n.ents), size);
 	if (IS_ERR(ents))
 		return PTR_ERR(ents);
-	ret = va_argo_notify(ents, n.nent);
+	ret = vargo_argo_notify(ents, n.nent);
 	if (!ret && copy_to_user(u64_to_user_ptr(n.ents), ents, size))
 		ret = -EFAULT;
 	kfree(ents);
 	return ret;
 }
 
-static long va_ioc_info(void __user *arg)
+static long vargo_ioc_info(void __user *arg)
 {
 	struct va_argodev_info info = {
 		.abi_version = VA_ARGODEV_ABI_VERSION,
@@ -300,23 +300,23 @@ static long va_ioc_info(void __user *arg)
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
-static long va_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+static long vargo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct va_file *f = file->private_data;
+	struct vargo_file *f = file->private_data;
 	void __user *uarg = (void __user *)arg;
 	u32 ev;
 
 	switch (cmd) {
 	case VA_ARGODEV_INFO:
-		return va_ioc_info(uarg);
+		return vargo_ioc_info(uarg);
 	case VA_ARGODEV_REGISTER:
-		return va_ioc_register(f, uarg);
+		return vargo_ioc_register(f, uarg);
 	case VA_ARGODEV_UNREGISTER:
-		return va_ioc_unregister(f, uarg);
+		return vargo_ioc_unregister(f, uarg);
 	case VA_ARGODEV_SENDV:
-		return va_ioc_sendv(f, uarg);
+		return vargo_ioc_sendv(f, uarg);
 	case VA_ARGODEV_NOTIFY:
-		return va_ioc_notify(uarg);
+		return vargo_ioc_notify(uarg);
 	case VA_ARGODEV_ACK:
 		ev = 0;
 		if (test_and_clear_bit(ilog2(VA_ARGODEV_EV_VIRQ), &f->events))
@@ -331,9 +331,9 @@ static long va_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
-static __poll_t va_poll(struct file *file, poll_table *wait)
+static __poll_t vargo_poll(struct file *file, poll_table *wait)
 {
-	struct va_file *f = file->private_data;
+	struct vargo_file *f = file->private_data;
 	__poll_t mask = 0;
 	unsigned int i;
 
@@ -347,7 +347,7 @@ static __poll_t va_poll(struct file *file, poll_table *wait)
 
 		if (!f->rings[i])
 			continue;
-		hdr = va_argo_ring_hdr(f->rings[i]);
+		hdr = vargo_argo_ring_hdr(f->rings[i]);
 		if (READ_ONCE(hdr->rx_ptr) != READ_ONCE(hdr->tx_ptr))
 			mask = EPOLLIN | EPOLLRDNORM;
 	}
@@ -355,12 +355,12 @@ static __poll_t va_poll(struct file *file, poll_table *wait)
 	return mask;
 }
 
-static int va_mmap(struct file *file, struct vm_area_struct *vma)
+static int vargo_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	struct va_file *f = file->private_data;
+	struct vargo_file *f = file->private_data;
 	unsigned long stride = VA_ARGODEV_MMAP_STRIDE >> PAGE_SHIFT;
 	unsigned long slot = vma->vm_pgoff / stride;
-	struct va_kring *ring;
+	struct vargo_kring *ring;
 	int ret = -EINVAL;
 
 	if (vma->vm_pgoff % stride || slot >= VA_ARGODEV_MAX_RINGS)
@@ -368,39 +368,39 @@ static int va_mmap(struct file *file, struct vm_area_struct *vma)
 	mutex_lock(&f->lock);
 	ring = f->rings[slot];
 	if (ring && vma->vm_end - vma->vm_start ==
-	    (unsigned long)va_argo_ring_npages(va_argo_ring_len(ring)) * PAGE_SIZE)
-		ret = remap_vmalloc_range(vma, va_argo_ring_vaddr(ring), 0);
+	    (unsigned long)va_argo_ring_npages(vargo_argo_ring_len(ring)) * PAGE_SIZE)
+		ret = remap_vmalloc_range(vma, vargo_argo_ring_vaddr(ring), 0);
 	mutex_unlock(&f->lock);
 	return ret;
 }
 
-static const struct file_operations va_fops = {
+static const struct file_operations vargo_fops = {
 	.owner = THIS_MODULE,
-	.open = va_open,
-	.release = va_release,
-	.unlocked_ioctl = va_ioctl,
+	.open = vargo_open,
+	.release = vargo_release,
+	.unlocked_ioctl = vargo_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
-	.poll = va_poll,
-	.mmap = va_mmap,
+	.poll = vargo_poll,
+	.mmap = vargo_mmap,
 	.llseek = noop_llseek,
 };
 
-static struct miscdevice va_miscdev = {
+static struct miscdevice vargo_miscdev = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = VA_ARGODEV_NAME,
-	.fops = &va_fops,
+	.fops = &vargo_fops,
 	.mode = 0600,
 };
 
-int va_argo_dev_init(void)
+int vargo_argo_dev_init(void)
 {
 	/* With group=, open() checks the group; the node must let it in. */
 	if (group >= 0)
-		va_miscdev.mode = 0666;
-	return misc_register(&va_miscdev);
+		vargo_miscdev.mode = 0666;
+	return misc_register(&vargo_miscdev);
 }
 
-void va_argo_dev_exit(void)
+void vargo_argo_dev_exit(void)
 {
-	misc_deregister(&va_miscdev);
+	misc_deregister(&vargo_miscdev);
 }

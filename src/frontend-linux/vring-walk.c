@@ -17,7 +17,7 @@
 
 #include "vring-walk.h"
 
-int va_avail_pending(const struct vring *vr, u16 last_avail, u16 *ret_count)
+int vargo_avail_pending(const struct vring *vr, u16 last_avail, u16 *ret_count)
 {
 	u16 idx = __virtio16_to_cpu(true, READ_ONCE(vr->avail->idx));
 	u16 count = (u16)(idx - last_avail);
@@ -31,7 +31,7 @@ int va_avail_pending(const struct vring *vr, u16 last_avail, u16 *ret_count)
 	return 0;
 }
 
-int va_avail_head(const struct vring *vr, u16 slot, u16 *ret_head)
+int vargo_avail_head(const struct vring *vr, u16 slot, u16 *ret_head)
 {
 	u16 head;
 
@@ -44,10 +44,10 @@ int va_avail_head(const struct vring *vr, u16 slot, u16 *ret_head)
 	return 0;
 }
 
-int va_walk_chain(const struct vring *vr, u16 head,
-		  const struct va_walk_limits *lim, va_xlate_fn xlate,
-		  void *ctx, struct va_seg *segs, unsigned int max_segs,
-		  struct va_chain *ret)
+int vargo_walk_chain(const struct vring *vr, u16 head,
+		     const struct vargo_walk_limits *lim, vargo_xlate_fn xlate,
+		     void *ctx, struct vargo_seg *segs, unsigned int max_segs,
+		     struct vargo_chain *ret)
 {
 	unsigned int limit, count = 0, nsegs = 0;
 	bool seen_in = false, loop_limit;
@@ -63,8 +63,8 @@ int va_walk_chain(const struct vring *vr, u16 head,
 	 */
 	limit = vr->num;
 	loop_limit = true;
-	if (lim->max_descs < limit || VA_WALK_MAX_DESCS < limit) {
-		limit = min_t(unsigned int, lim->max_descs, VA_WALK_MAX_DESCS);
+	if (lim->max_descs < limit || VARGO_WALK_MAX_DESCS < limit) {
+		limit = min_t(unsigned int, lim->max_descs, VARGO_WALK_MAX_DESCS);
 		loop_limit = false;
 	}
 
@@ -124,7 +124,7 @@ int va_walk_chain(const struct vring *vr, u16 head,
 	return 0;
 }
 
-void va_chain_gather(const struct va_chain *c, void *dst)
+void vargo_chain_gather(const struct vargo_chain *c, void *dst)
 {
 	u8 *p = dst;
 	unsigned int k;
@@ -135,7 +135,7 @@ void va_chain_gather(const struct va_chain *c, void *dst)
 	}
 }
 
-int va_chain_scatter(const struct va_chain *c, const void *src, u32 n)
+int vargo_chain_scatter(const struct vargo_chain *c, const void *src, u32 n)
 {
 	const u8 *p = src;
 	unsigned int k;
@@ -155,10 +155,10 @@ int va_chain_scatter(const struct va_chain *c, const void *src, u32 n)
 	return 0;
 }
 
-int va_reply_check(const struct va_reply_expect *exp, u16 src_domid,
-		   u32 src_port, const struct va_hdr *h, const void *body,
-		   u32 body_len, va_inflight_fn lookup, void *ctx,
-		   struct va_reply *ret)
+int vargo_reply_check(const struct vargo_reply_expect *exp, u16 src_domid,
+		      u32 src_port, const struct va_hdr *h, const void *body,
+		      u32 body_len, vargo_inflight_fn lookup, void *ctx,
+		      struct vargo_reply *ret)
 {
 	const struct va_response *r = body;
 	u16 queue = va_le16_to_cpu(h->queue);
@@ -192,7 +192,7 @@ int va_reply_check(const struct va_reply_expect *exp, u16 src_domid,
 	return 0;
 }
 
-int va_msg_walk(const void *data, u32 len, va_rec_fn rec, void *ctx)
+int vargo_msg_walk(const void *data, u32 len, vargo_rec_fn rec, void *ctx)
 {
 	u32 off = 0;
 	int n = 0;

@@ -10,15 +10,15 @@
  * the backend's reply into the device-writable buffers.  This file holds
  * the part of that work which decides whether something is acceptable:
  *
- *  - va_avail_pending()/va_avail_head(): how many new chains the avail
+ *  - vargo_avail_pending()/vargo_avail_head(): how many new chains the avail
  *    ring holds and which descriptor heads them, with every index checked
  *    against the ring size;
- *  - va_walk_chain(): one bounded chain walk (no loops, no indirect
+ *  - vargo_walk_chain(): one bounded chain walk (no loops, no indirect
  *    tables, readable segments strictly before writable ones, no empty
  *    segments, limits on descriptors, segments and bytes);
- *  - va_chain_gather()/va_chain_scatter(): copies between a walked chain
+ *  - vargo_chain_gather()/vargo_chain_scatter(): copies between a walked chain
  *    and a flat buffer, never beyond the chain's segments;
- *  - va_reply_check(): every check a RESPONSE record must pass before it
+ *  - vargo_reply_check(): every check a RESPONSE record must pass before it
  *    may complete a request.
  *
  * It has no locking and no allocation and depends only on a handful of
@@ -29,8 +29,8 @@
  * in a broken device, never in a loop or an out-of-bounds access.
  * Replies come from another domain and are hostile by assumption.
  */
-#ifndef VA_VRING_WALK_H
-#define VA_VRING_WALK_H
+#ifndef VARGO_VRING_WALK_H
+#define VARGO_VRING_WALK_H
 
 #include <linux/types.h>
 #include <uapi/linux/virtio_ring.h>
@@ -38,10 +38,10 @@
 #include "virtio-argo/protocol.h"
 
 /* Hard upper bound on descriptors in one chain, whatever the ring size. */
-#define VA_WALK_MAX_DESCS	512u
+#define VARGO_WALK_MAX_DESCS	512u
 
 /* One guest buffer segment, already translated to a kernel pointer. */
-struct va_seg {
+struct vargo_seg {
 	void *ptr;
 	u32 len;
 };
@@ -50,10 +50,10 @@ struct va_seg {
  * Translate a descriptor address (a handle of the transport's DMA ops) of
  * len bytes into a kernel pointer, or NULL if it is not a valid mapping.
  */
-typedef void *(*va_xlate_fn)(void *ctx, u64 addr, u32 len);
+typedef void *(*vargo_xlate_fn)(void *ctx, u64 addr, u32 len);
 
 /* Limits of one walk; all must be non-zero. */
-struct va_walk_limits {
+struct vargo_walk_limits {
 	u32 max_descs;		/* descriptors per chain (capped at ring size) */
 	u32 max_out;		/* device-readable bytes per chain */
 	u32 max_in;		/* device-writable bytes per chain */
@@ -64,13 +64,13 @@ struct va_walk_limits {
  * A walked chain: segs[0 .. nr_out-1] are the device-readable segments,
  * segs[nr_out .. nr_out+nr_in-1] the device-writable ones, in chain order.
  */
-struct va_chain {
+struct vargo_chain {
 	u16 head;
 	u16 nr_out;
 	u16 nr_in;
 	u32 out_len;
 	u32 in_len;
-	struct va_seg *segs;
+	struct vargo_seg *segs;
 };
 
 /*
@@ -79,12 +79,12 @@ struct va_chain {
  * reading the ring entries or descriptors).  -EINVAL if the driver claims
  * more than num entries.
  */
-int va_avail_pending(const struct vring *vr, u16 last_avail, u16 *ret_count);
+int vargo_avail_pending(const struct vring *vr, u16 last_avail, u16 *ret_count);
 
 /* Head descriptor of avail entry slot (a free-running index).  -EINVAL if
  * the ring holds an index >= num.
  */
-int va_avail_head(const struct vring *vr, u16 slot, u16 *ret_head);
+int vargo_avail_head(const struct vring *vr, u16 slot, u16 *ret_head);
 
 /*
  * Walk the chain starting at head.  segs must have room for max_segs
@@ -96,34 +96,34 @@ int va_avail_head(const struct vring *vr, u16 slot, u16 *ret_head);
  *  -EPROTO      a device-readable descriptor after a device-writable one
  *  -EFAULT      an address that does not translate
  */
-int va_walk_chain(const struct vring *vr, u16 head,
-		  const struct va_walk_limits *lim, va_xlate_fn xlate,
-		  void *ctx, struct va_seg *segs, unsigned int max_segs,
-		  struct va_chain *ret);
+int vargo_walk_chain(const struct vring *vr, u16 head,
+		     const struct vargo_walk_limits *lim, vargo_xlate_fn xlate,
+		     void *ctx, struct vargo_seg *segs, unsigned int max_segs,
+		     struct vargo_chain *ret);
 
 /* Copy the device-readable bytes of c into dst (room for c->out_len). */
-void va_chain_gather(const struct va_chain *c, void *dst);
+void vargo_chain_gather(const struct vargo_chain *c, void *dst);
 
 /* Copy n bytes (n <= c->in_len, else nothing is copied and -EMSGSIZE is
  * returned) from src into the device-writable segments of c.
  */
-int va_chain_scatter(const struct va_chain *c, const void *src, u32 n);
+int vargo_chain_scatter(const struct vargo_chain *c, const void *src, u32 n);
 
 /*
  * Reply validation.  lookup returns 0 and the request's in_len if a
  * request with this token is in flight on that queue, else -ENOENT.
  */
-typedef int (*va_inflight_fn)(void *ctx, u16 queue, u32 token,
-			      u32 *ret_in_len);
+typedef int (*vargo_inflight_fn)(void *ctx, u16 queue, u32 token,
+				 u32 *ret_in_len);
 
-struct va_reply_expect {
+struct vargo_reply_expect {
 	u16 src_domid;		/* the backend's domain */
 	u32 port;		/* the device's port (source port of replies) */
 	u32 session;		/* the device session we negotiated with */
 	u16 num_queues;		/* queues the device has */
 };
 
-struct va_reply {
+struct vargo_reply {
 	u16 queue;
 	u32 token;
 	u32 written;
@@ -140,10 +140,10 @@ struct va_reply {
  *  -ENOENT   no such request in flight on that queue
  *  -EMSGSIZE written exceeds the request's in_len
  */
-int va_reply_check(const struct va_reply_expect *exp, u16 src_domid,
-		   u32 src_port, const struct va_hdr *h, const void *body,
-		   u32 body_len, va_inflight_fn lookup, void *ctx,
-		   struct va_reply *ret);
+int vargo_reply_check(const struct vargo_reply_expect *exp, u16 src_domid,
+		      u32 src_port, const struct va_hdr *h, const void *body,
+		      u32 body_len, vargo_inflight_fn lookup, void *ctx,
+		      struct vargo_reply *ret);
 
 /*
  * Walk the records of one Argo message payload (data, len bytes): each is
@@ -153,8 +153,8 @@ int va_reply_check(const struct va_reply_expect *exp, u16 src_domid,
  * Returns the number of records, or -EBADMSG if the message is empty or
  * a header or body is truncated (the records before it were delivered).
  */
-typedef void (*va_rec_fn)(void *ctx, const struct va_hdr *h,
-			  const void *body, u32 body_len);
-int va_msg_walk(const void *data, u32 len, va_rec_fn rec, void *ctx);
+typedef void (*vargo_rec_fn)(void *ctx, const struct va_hdr *h,
+			     const void *body, u32 body_len);
+int vargo_msg_walk(const void *data, u32 len, vargo_rec_fn rec, void *ctx);
 
-#endif /* VA_VRING_WALK_H */
+#endif /* VARGO_VRING_WALK_H */

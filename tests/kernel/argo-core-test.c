@@ -4,12 +4,12 @@
  * (argo-core.h) on real Xen with Argo, in one domain (rings partnered with
  * this domain itself, domid= parameter, default 0 = dom0):
  *
- *  1. message mode: va_argo_sendv() two kvecs to a message-mode ring; the
+ *  1. message mode: vargo_argo_sendv() two kvecs to a message-mode ring; the
  *     rx callback must see them as one payload with our source and type;
- *  2. raw mode: fill a one-page ring with va_argo_sendv_nowait() until
- *     -EAGAIN, then va_argo_sendv() must sleep until a delayed work drains
+ *  2. raw mode: fill a one-page ring with vargo_argo_sendv_nowait() until
+ *     -EAGAIN, then vargo_argo_sendv() must sleep until a delayed work drains
  *     the ring with peek/consume and notifies, and then succeed;
- *  3. va_argo_wait_space() and a notify query on the ring.
+ *  3. vargo_argo_wait_space() and a notify query on the ring.
  *
  * Loading prints "argo_core_test: PASS" and returns -EAGAIN on purpose so
  * that nothing stays loaded (insmod then reports a failure: look at the
@@ -40,7 +40,7 @@ static DECLARE_COMPLETION(got_msg);
 static char got[32];
 static u32 got_len, got_type, got_port;
 static u16 got_dom;
-static struct va_kring *raw;
+static struct vargo_kring *raw;
 static unsigned int drained;
 static u8 big[T_BIG];
 
@@ -64,34 +64,34 @@ static void t_drain(struct work_struct *work)
 	struct va_argo_msg_hdr h;
 	u32 rx;
 
-	while (va_argo_ring_peek_msg(raw, &h, &rx) > 0) {
-		va_argo_ring_consume(raw, rx, &h);
+	while (vargo_argo_ring_peek_msg(raw, &h, &rx) > 0) {
+		vargo_argo_ring_consume(raw, rx, &h);
 		drained++;
 	}
-	va_argo_notify(NULL, 0);
+	vargo_argo_notify(NULL, 0);
 }
 
 static DECLARE_DELAYED_WORK(drain_work, t_drain);
 
 static int t_run(void)
 {
-	static const struct va_kring_ops raw_ops = { .ready = t_ready };
+	static const struct vargo_kring_ops raw_ops = { .ready = t_ready };
 	struct va_argo_ring_data_ent ent = { 0 };
 	struct kvec kv[2] = {
 		{ .iov_base = "hello ", .iov_len = 6 },
 		{ .iov_base = "core!", .iov_len = 5 },
 	};
 	struct kvec bk = { .iov_base = big, .iov_len = T_BIG };
-	struct va_kring *msg;
+	struct vargo_kring *msg;
 	unsigned int sent = 0;
 	int ret;
 
-	msg = va_argo_ring_register_msg(T_PORT_MSG, domid, T_RING_LEN, t_rx, NULL);
+	msg = vargo_argo_ring_register_msg(T_PORT_MSG, domid, T_RING_LEN, t_rx, NULL);
 	if (IS_ERR(msg)) {
 		pr_err("FAIL: register message ring: %ld\n", PTR_ERR(msg));
 		return -EIO;
 	}
-	ret = va_argo_sendv(msg, domid, T_PORT_MSG, kv, 2, T_TYPE);
+	ret = vargo_argo_sendv(msg, domid, T_PORT_MSG, kv, 2, T_TYPE);
 	if (ret != 11) {
 		pr_err("FAIL: sendv: %d\n", ret);
 		goto fail_msg;
@@ -107,14 +107,14 @@ static int t_run(void)
 		goto fail_msg;
 	}
 
-	raw = va_argo_ring_register(T_PORT_RAW, domid, T_RING_LEN, &raw_ops,
-				    NULL);
+	raw = vargo_argo_ring_register(T_PORT_RAW, domid, T_RING_LEN, &raw_ops,
+				       NULL);
 	if (IS_ERR(raw)) {
 		pr_err("FAIL: register raw ring: %ld\n", PTR_ERR(raw));
 		goto fail_msg;
 	}
 	do {
-		ret = va_argo_sendv_nowait(raw, domid, T_PORT_RAW, &bk, 1, T_TYPE);
+		ret = vargo_argo_sendv_nowait(raw, domid, T_PORT_RAW, &bk, 1, T_TYPE);
 		if (ret == T_BIG)
 			sent++;
 	} while (ret == T_BIG && sent < 16);
@@ -123,20 +123,20 @@ static int t_run(void)
 		goto fail_raw;
 	}
 	schedule_delayed_work(&drain_work, HZ / 5);
-	ret = va_argo_sendv(raw, domid, T_PORT_RAW, &bk, 1, T_TYPE);
+	ret = vargo_argo_sendv(raw, domid, T_PORT_RAW, &bk, 1, T_TYPE);
 	if (ret != T_BIG || drained != sent) {
 		pr_err("FAIL: blocking sendv %d after %u of %u drained\n", ret,
 		       drained, sent);
 		goto fail_raw;
 	}
-	ret = va_argo_wait_space(raw, domid, T_PORT_RAW, 16);
+	ret = vargo_argo_wait_space(raw, domid, T_PORT_RAW, 16);
 	if (ret) {
 		pr_err("FAIL: wait_space: %d\n", ret);
 		goto fail_raw;
 	}
 	ent.ring.aport = T_PORT_RAW;
 	ent.ring.domain_id = domid;
-	ret = va_argo_notify(&ent, 1);
+	ret = vargo_argo_notify(&ent, 1);
 	if (ret || !(ent.flags & VA_ARGO_RING_EXISTS) ||
 	    ent.max_message_size != T_RING_LEN - 32) {
 		pr_err("FAIL: query %d flags %#x max %u\n", ret, ent.flags,
@@ -144,16 +144,16 @@ static int t_run(void)
 		goto fail_raw;
 	}
 	cancel_delayed_work_sync(&drain_work);
-	va_argo_ring_unregister(raw);
-	va_argo_ring_unregister(msg);
+	vargo_argo_ring_unregister(raw);
+	vargo_argo_ring_unregister(msg);
 	pr_info("PASS (%u messages filled the raw ring)\n", sent);
 	return -EAGAIN;
 
 fail_raw:
 	cancel_delayed_work_sync(&drain_work);
-	va_argo_ring_unregister(raw);
+	vargo_argo_ring_unregister(raw);
 fail_msg:
-	va_argo_ring_unregister(msg);
+	vargo_argo_ring_unregister(msg);
 	return -EIO;
 }
 

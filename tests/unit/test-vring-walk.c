@@ -26,9 +26,9 @@ static struct {
 } avail;
 static struct vring vr;
 static u8 pool[POOL_SIZE];
-static struct va_seg segs[64];
+static struct vargo_seg segs[64];
 
-static const struct va_walk_limits lim_default = {
+static const struct vargo_walk_limits lim_default = {
 	.max_descs = NUM, .max_out = 1024, .max_in = 1024, .max_in_segs = 16,
 };
 
@@ -62,16 +62,16 @@ static void set_desc(u16 i, u32 off, u32 len, u16 flags, u16 next)
 	desc[i].next = htole16(next);
 }
 
-static int walk(u16 head, const struct va_walk_limits *lim, struct va_chain *c)
+static int walk(u16 head, const struct vargo_walk_limits *lim, struct vargo_chain *c)
 {
-	return va_walk_chain(&vr, head, lim, xlate, NULL, segs,
-			     sizeof(segs) / sizeof(segs[0]), c);
+	return vargo_walk_chain(&vr, head, lim, xlate, NULL, segs,
+				sizeof(segs) / sizeof(segs[0]), c);
 }
 
 /* A blk-like chain: 16-byte header, 512 data out, 1 status byte in. */
 START_TEST(test_good_chain)
 {
-	struct va_chain c;
+	struct vargo_chain c;
 	u8 buf[528];
 
 	set_desc(3, 0, 16, VRING_DESC_F_NEXT, 5);
@@ -88,17 +88,17 @@ START_TEST(test_good_chain)
 	ck_assert_uint_eq(c.in_len, 1);
 	ck_assert_ptr_eq(c.segs[2].ptr, pool + 700);
 
-	va_chain_gather(&c, buf);
+	vargo_chain_gather(&c, buf);
 	ck_assert_uint_eq(buf[0], 0xaa);
 	ck_assert_uint_eq(buf[15], 0xaa);
 	ck_assert_uint_eq(buf[16], 0xbb);
 	ck_assert_uint_eq(buf[527], 0xbb);
 
 	pool[700] = 0x55;
-	ck_assert_int_eq(va_chain_scatter(&c, "\x02", 1), 0);
+	ck_assert_int_eq(vargo_chain_scatter(&c, "\x02", 1), 0);
 	ck_assert_uint_eq(pool[700], 2);
 	/* More than the writable segments hold: nothing is written. */
-	ck_assert_int_eq(va_chain_scatter(&c, "\x07\x07", 2), -EMSGSIZE);
+	ck_assert_int_eq(vargo_chain_scatter(&c, "\x07\x07", 2), -EMSGSIZE);
 	ck_assert_uint_eq(pool[700], 2);
 	ck_assert_uint_eq(pool[701], 0);
 }
@@ -106,7 +106,7 @@ END_TEST
 
 START_TEST(test_scatter_across_segments)
 {
-	struct va_chain c;
+	struct vargo_chain c;
 	u8 src[10];
 	unsigned int k;
 
@@ -120,7 +120,7 @@ START_TEST(test_scatter_across_segments)
 	ck_assert_int_eq(walk(0, &lim_default, &c), 0);
 	ck_assert_uint_eq(c.in_len, 14);
 	/* A short reply fills the first segments only. */
-	ck_assert_int_eq(va_chain_scatter(&c, src, 10), 0);
+	ck_assert_int_eq(vargo_chain_scatter(&c, src, 10), 0);
 	ck_assert_mem_eq(pool + 100, src, 3);
 	ck_assert_mem_eq(pool + 200, src + 3, 3);
 	ck_assert_mem_eq(pool + 300, src + 6, 4);
@@ -131,21 +131,21 @@ END_TEST
 
 START_TEST(test_single_out_only)
 {
-	struct va_chain c;
+	struct vargo_chain c;
 
 	set_desc(7, 10, 60, 0, 0);
 	ck_assert_int_eq(walk(7, &lim_default, &c), 0);
 	ck_assert_uint_eq(c.nr_out, 1);
 	ck_assert_uint_eq(c.nr_in, 0);
 	ck_assert_uint_eq(c.in_len, 0);
-	ck_assert_int_eq(va_chain_scatter(&c, "x", 0), 0);
-	ck_assert_int_eq(va_chain_scatter(&c, "x", 1), -EMSGSIZE);
+	ck_assert_int_eq(vargo_chain_scatter(&c, "x", 0), 0);
+	ck_assert_int_eq(vargo_chain_scatter(&c, "x", 1), -EMSGSIZE);
 }
 END_TEST
 
 START_TEST(test_self_loop)
 {
-	struct va_chain c;
+	struct vargo_chain c;
 
 	set_desc(2, 0, 8, VRING_DESC_F_NEXT, 2);
 	ck_assert_int_eq(walk(2, &lim_default, &c), -ELOOP);
@@ -154,7 +154,7 @@ END_TEST
 
 START_TEST(test_long_cycle)
 {
-	struct va_chain c;
+	struct vargo_chain c;
 	u16 i;
 
 	/* 0 -> 1 -> ... -> 7 -> 0: every descriptor once, then again. */
@@ -166,7 +166,7 @@ END_TEST
 
 START_TEST(test_full_ring_chain_ok)
 {
-	struct va_chain c;
+	struct vargo_chain c;
 	u16 i;
 
 	/* A chain using all num descriptors is legal. */
@@ -180,8 +180,8 @@ END_TEST
 
 START_TEST(test_too_many_descs)
 {
-	struct va_walk_limits lim = lim_default;
-	struct va_chain c;
+	struct vargo_walk_limits lim = lim_default;
+	struct vargo_chain c;
 	u16 i;
 
 	for (i = 0; i < 5; i++)
@@ -192,15 +192,15 @@ START_TEST(test_too_many_descs)
 	lim.max_descs = 6;
 	ck_assert_int_eq(walk(0, &lim, &c), 0);
 	/* Not enough room in the caller's segment array. */
-	ck_assert_int_eq(va_walk_chain(&vr, 0, &lim_default, xlate, NULL,
-				       segs, 5, &c), -E2BIG);
+	ck_assert_int_eq(vargo_walk_chain(&vr, 0, &lim_default, xlate, NULL,
+					  segs, 5, &c), -E2BIG);
 }
 END_TEST
 
 START_TEST(test_too_many_bytes)
 {
-	struct va_walk_limits lim = lim_default;
-	struct va_chain c;
+	struct vargo_walk_limits lim = lim_default;
+	struct vargo_chain c;
 
 	set_desc(0, 0, 600, VRING_DESC_F_NEXT, 1);
 	set_desc(1, 600, 600, VRING_DESC_F_NEXT, 2);
@@ -215,10 +215,10 @@ START_TEST(test_too_many_bytes)
 	lim.max_out = 0xffffffffu;
 	set_desc(0, 0, 0xfffffff0u, VRING_DESC_F_NEXT, 1);
 	set_desc(1, 0, 0x20, 0, 0);
-	ck_assert_int_eq(va_walk_chain(&vr, 0, &lim, xlate, pool, segs, 64, &c),
+	ck_assert_int_eq(vargo_walk_chain(&vr, 0, &lim, xlate, pool, segs, 64, &c),
 			 -E2BIG);
 	set_desc(1, 0, 0xf, 0, 0);
-	ck_assert_int_eq(va_walk_chain(&vr, 0, &lim, xlate, pool, segs, 64, &c),
+	ck_assert_int_eq(vargo_walk_chain(&vr, 0, &lim, xlate, pool, segs, 64, &c),
 			 0);
 	ck_assert_uint_eq(c.out_len, 0xffffffffu);
 }
@@ -226,8 +226,8 @@ END_TEST
 
 START_TEST(test_too_many_in_segs)
 {
-	struct va_walk_limits lim = lim_default;
-	struct va_chain c;
+	struct vargo_walk_limits lim = lim_default;
+	struct vargo_chain c;
 	u16 i;
 
 	set_desc(0, 0, 16, VRING_DESC_F_NEXT, 1);
@@ -244,7 +244,7 @@ END_TEST
 
 START_TEST(test_out_of_range)
 {
-	struct va_chain c;
+	struct vargo_chain c;
 
 	ck_assert_int_eq(walk(NUM, &lim_default, &c), -EINVAL);
 	ck_assert_int_eq(walk(0xffff, &lim_default, &c), -EINVAL);
@@ -262,7 +262,7 @@ END_TEST
 
 START_TEST(test_indirect_refused)
 {
-	struct va_chain c;
+	struct vargo_chain c;
 
 	set_desc(0, 0, 64, VRING_DESC_F_INDIRECT, 0);
 	ck_assert_int_eq(walk(0, &lim_default, &c), -EOPNOTSUPP);
@@ -274,7 +274,7 @@ END_TEST
 
 START_TEST(test_write_before_read)
 {
-	struct va_chain c;
+	struct vargo_chain c;
 
 	set_desc(0, 0, 16, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
 	set_desc(1, 16, 16, VRING_DESC_F_NEXT, 2);
@@ -285,7 +285,7 @@ END_TEST
 
 START_TEST(test_zero_length)
 {
-	struct va_chain c;
+	struct vargo_chain c;
 
 	set_desc(0, 0, 16, VRING_DESC_F_NEXT, 1);
 	set_desc(1, 16, 0, VRING_DESC_F_WRITE, 0);
@@ -300,23 +300,23 @@ START_TEST(test_avail)
 	u16 count, head;
 
 	avail.idx = htole16(3);
-	ck_assert_int_eq(va_avail_pending(&vr, 0, &count), 0);
+	ck_assert_int_eq(vargo_avail_pending(&vr, 0, &count), 0);
 	ck_assert_uint_eq(count, 3);
 	/* Wrap of the free-running index. */
 	avail.idx = htole16(2);
-	ck_assert_int_eq(va_avail_pending(&vr, 0xfffe, &count), 0);
+	ck_assert_int_eq(vargo_avail_pending(&vr, 0xfffe, &count), 0);
 	ck_assert_uint_eq(count, 4);
 	/* The driver cannot have more than num outstanding. */
 	avail.idx = htole16(NUM + 1);
-	ck_assert_int_eq(va_avail_pending(&vr, 0, &count), -EINVAL);
+	ck_assert_int_eq(vargo_avail_pending(&vr, 0, &count), -EINVAL);
 	avail.idx = htole16(5);
-	ck_assert_int_eq(va_avail_pending(&vr, 6, &count), -EINVAL);
+	ck_assert_int_eq(vargo_avail_pending(&vr, 6, &count), -EINVAL);
 
 	avail.ring[2] = htole16(6);
-	ck_assert_int_eq(va_avail_head(&vr, 2 + NUM * 3, &head), 0);
+	ck_assert_int_eq(vargo_avail_head(&vr, 2 + NUM * 3, &head), 0);
 	ck_assert_uint_eq(head, 6);
 	avail.ring[3] = htole16(NUM);
-	ck_assert_int_eq(va_avail_head(&vr, 3, &head), -EINVAL);
+	ck_assert_int_eq(vargo_avail_head(&vr, 3, &head), -EINVAL);
 }
 END_TEST
 
@@ -326,7 +326,7 @@ END_TEST
 #define PORT	0x5641b000u
 #define SESSION	0x1234u
 
-static const struct va_reply_expect exp_default = {
+static const struct vargo_reply_expect exp_default = {
 	.src_domid = DOMID, .port = PORT, .session = SESSION, .num_queues = 2,
 };
 
@@ -365,15 +365,15 @@ static u32 make_reply(u16 queue, u32 token, u32 written)
 	return 8 + written;
 }
 
-static int check(u16 domid, u32 port, u32 body_len, struct va_reply *r)
+static int check(u16 domid, u32 port, u32 body_len, struct vargo_reply *r)
 {
-	return va_reply_check(&exp_default, domid, port, &rec.h, &rec.r,
-			      body_len, lookup, NULL, r);
+	return vargo_reply_check(&exp_default, domid, port, &rec.h, &rec.r,
+				 body_len, lookup, NULL, r);
 }
 
 START_TEST(test_reply_good)
 {
-	struct va_reply r;
+	struct vargo_reply r;
 	u32 n = make_reply(0, 5, 513);
 
 	ck_assert_int_eq(check(DOMID, PORT, n, &r), 0);
@@ -390,7 +390,7 @@ END_TEST
 
 START_TEST(test_reply_unknown_id)
 {
-	struct va_reply r;
+	struct vargo_reply r;
 	u32 n = make_reply(0, 6, 1);
 
 	ck_assert_int_eq(check(DOMID, PORT, n, &r), -ENOENT);
@@ -399,7 +399,7 @@ END_TEST
 
 START_TEST(test_reply_written_too_big)
 {
-	struct va_reply r;
+	struct vargo_reply r;
 	u32 n = make_reply(0, 5, 514);
 
 	ck_assert_int_eq(check(DOMID, PORT, n, &r), -EMSGSIZE);
@@ -410,7 +410,7 @@ END_TEST
 
 START_TEST(test_reply_wrong_queue)
 {
-	struct va_reply r;
+	struct vargo_reply r;
 	u32 n;
 
 	/* Token 5 is in flight on queue 0, not on queue 1. */
@@ -425,7 +425,7 @@ END_TEST
 
 START_TEST(test_reply_wrong_session)
 {
-	struct va_reply r;
+	struct vargo_reply r;
 	u32 n = make_reply(0, 5, 1);
 
 	rec.h.session = va_cpu_to_le32(SESSION + 1);
@@ -437,7 +437,7 @@ END_TEST
 
 START_TEST(test_reply_wrong_source)
 {
-	struct va_reply r;
+	struct vargo_reply r;
 	u32 n = make_reply(0, 5, 1);
 
 	ck_assert_int_eq(check(DOMID, PORT + 1, n, &r), -EPERM);
@@ -448,7 +448,7 @@ END_TEST
 
 START_TEST(test_reply_bad_framing)
 {
-	struct va_reply r;
+	struct vargo_reply r;
 	u32 n = make_reply(0, 5, 10);
 
 	/* Body length disagrees with the header or with written. */
@@ -521,7 +521,7 @@ START_TEST(test_msg_batch)
 	end = put_rec(end, 3);
 	ck_assert_uint_eq(end, 24 + 24);
 	end = put_rec(end, 0);
-	ck_assert_int_eq(va_msg_walk(msg, end, on_rec, NULL), 3);
+	ck_assert_int_eq(vargo_msg_walk(msg, end, on_rec, NULL), 3);
 	ck_assert_uint_eq(rec_lens[0], 8);
 	ck_assert_uint_eq(rec_lens[1], 3);
 	ck_assert_uint_eq(rec_lens[2], 0);
@@ -529,7 +529,7 @@ START_TEST(test_msg_batch)
 	msg_setup();
 	end = put_rec(0, 8);
 	put_rec(end, 3);
-	ck_assert_int_eq(va_msg_walk(msg, end + 16 + 3, on_rec, NULL), 2);
+	ck_assert_int_eq(vargo_msg_walk(msg, end + 16 + 3, on_rec, NULL), 2);
 }
 END_TEST
 
@@ -537,24 +537,24 @@ START_TEST(test_msg_truncated)
 {
 	u32 end;
 
-	ck_assert_int_eq(va_msg_walk(msg, 0, on_rec, NULL), -EBADMSG);
-	ck_assert_int_eq(va_msg_walk(msg, 15, on_rec, NULL), -EBADMSG);
+	ck_assert_int_eq(vargo_msg_walk(msg, 0, on_rec, NULL), -EBADMSG);
+	ck_assert_int_eq(vargo_msg_walk(msg, 15, on_rec, NULL), -EBADMSG);
 	ck_assert_uint_eq(nrec, 0);
 	/* A body that runs past the end. */
 	put_rec(0, 9);
-	ck_assert_int_eq(va_msg_walk(msg, 24, on_rec, NULL), -EBADMSG);
+	ck_assert_int_eq(vargo_msg_walk(msg, 24, on_rec, NULL), -EBADMSG);
 	ck_assert_uint_eq(nrec, 0);
 	/* A good record, then a partial header: the first is delivered. */
 	msg_setup();
 	end = put_rec(0, 8);
-	ck_assert_int_eq(va_msg_walk(msg, end + 4, on_rec, NULL), -EBADMSG);
+	ck_assert_int_eq(vargo_msg_walk(msg, end + 4, on_rec, NULL), -EBADMSG);
 	ck_assert_uint_eq(nrec, 1);
 	/* Lengths that would wrap 32-bit arithmetic. */
 	msg_setup();
 	put_rec(0, 0xffffffffu);
-	ck_assert_int_eq(va_msg_walk(msg, sizeof(msg), on_rec, NULL), -EBADMSG);
+	ck_assert_int_eq(vargo_msg_walk(msg, sizeof(msg), on_rec, NULL), -EBADMSG);
 	put_rec(0, 0xfffffff0u);
-	ck_assert_int_eq(va_msg_walk(msg, sizeof(msg), on_rec, NULL), -EBADMSG);
+	ck_assert_int_eq(vargo_msg_walk(msg, sizeof(msg), on_rec, NULL), -EBADMSG);
 	ck_assert_uint_eq(nrec, 0);
 }
 END_TEST
@@ -565,9 +565,9 @@ START_TEST(test_msg_padding_only)
 
 	/* A record followed by padding bytes shorter than a header. */
 	ck_assert_uint_eq(end, 24);
-	ck_assert_int_eq(va_msg_walk(msg, 24, on_rec, NULL), 1);
-	ck_assert_int_eq(va_msg_walk(msg, 17, on_rec, NULL), 1);
-	ck_assert_int_eq(va_msg_walk(msg, 16, on_rec, NULL), -EBADMSG);
+	ck_assert_int_eq(vargo_msg_walk(msg, 24, on_rec, NULL), 1);
+	ck_assert_int_eq(vargo_msg_walk(msg, 17, on_rec, NULL), 1);
+	ck_assert_int_eq(vargo_msg_walk(msg, 16, on_rec, NULL), -EBADMSG);
 }
 END_TEST
 

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio_argo: Requests in flight, completions, and the data path: avail ring ->
+ * REQUEST.
+ */
+#include "virtio-argo.h"
+
+/* In-flight requests                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Drop a reference (the request is already off vd->inflight); the last
+ * one moves it to vd->dead, freed by vargo_reap() outside the spinlock
+ * (vfree must not run under it).  Under vd->lock.
+ */
+void vargo_req_put(struct vargo_dev *vd, struct vargo_req *r)
+{
+	if (--r->refs == 0)
+		list_add_tail(&r->node, &vd->dead);
+}
+
+void vargo_reap(struct vargo_dev *vd)
+{
+	struct vargo_req *r, *tmp;
+	unsigned long flags;
+	LIST_HEAD(dead);
+
+	spin_lock_irqsave(&vd->lock, flags);
+	list_splice_init(&vd->dead, &dead);
+	spin_unlock_irqrestore(&vd->lock, flags);
+	list_for_each_entry_safe(r, tmp, &dead, node)
+		kvfree(r);
+}
+
+/* Forget every request of q (or of all queues if q is NULL) without
+ * completing it: used after a device reset, when the driver no longer
+ * expects completions.  Under vd->lock.
+ */
+void vargo_drop_inflight(struct vargo_dev *vd, struct vargo_vq *q)
+{
+	struct vargo_req *r, *tmp;
+
+	list_for_each_entry_safe(r, tmp, &vd->inflight, node) {
+		if (q && r->q != q)
+			continue;
+		r->q->inflight[r->chain.head] = NULL;
+		list_del(&r->node);
+		vargo_req_put(vd, r);
+	}
+}
+
+int vargo_lookup(void *ctx, u16 queue, u32 token, u32 *ret_in_len)
+{
+	struct vargo_dev *vd = ctx;
+	struct vargo_vq *q = vd->vqs[queue];
+	struct vargo_req *r;
+
+	if (!q || token >= q->num)
+		return -ENOENT;
+	r = q->inflight[token];
+	if (!r)
+		return -ENOENT;
+	*ret_in_len = r->chain.in_len;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Completions                                                         */
+/* ------------------------------------------------------------------ */
+
+bool vargo_is_blk(const struct vargo_dev *vd)
+{
+	return vd->vdev.id.device == VIRTIO_ID_BLOCK;
+}
+
+/*
+ * Zero the device-writable bytes of c from byte from on: whatever the
+ * device did not write must not reach the driver as data (it would see
+ * the buffers' stale contents, and might write them back out).
+ */
+void vargo_chain_zero_from(const struct vargo_chain *c, u32 from)
+{
+	unsigned int k;
+
+	for (k = c->nr_out; k < c->nr_out + c->nr_in; k++) {
+		const struct vargo_seg *sg = &c->segs[k];
+
+		if (from >= sg->len) {
+			from -= sg->len;
+			continue;
+		}
+		memset((u8 *)sg->ptr + from, 0, sg->len - from);
+		from = 0;
+	}
+}
+
+/* Put head into q's used ring with length len.  Under vd->lock. */
+void vargo_used_add(struct vargo_dev *vd, struct vargo_vq *q, u16 head, u32 len)
+{
+	struct vring_used *used = q->vr->used;
+	u16 slot = q->used_idx % q->num;
+
+	used->ring[slot].id = cpu_to_virtio32(&vd->vdev, head);
+	used->ring[slot].len = cpu_to_virtio32(&vd->vdev, len);
+	q->used_idx++;
+	/* The entry must be visible before the index that publishes it. */
+	virt_wmb();
+	WRITE_ONCE(used->idx, cpu_to_virtio16(&vd->vdev, q->used_idx));
+}
+
+/*
+ * Complete chain c without an answer of the device: its writable bytes
+ * are zeroed and used.len is 0, except for virtio-blk, whose status byte
+ * (the last writable one) then says VIRTIO_BLK_S_IOERR.  Under vd->lock.
+ */
+static void vargo_fail_chain(struct vargo_dev *vd, struct vargo_vq *q,
+			     const struct vargo_chain *c)
+{
+	u32 len = 0;
+
+	vargo_chain_zero_from(c, 0);
+	if (vargo_is_blk(vd) && c->nr_in) {
+		const struct vargo_seg *st = &c->segs[c->nr_out + c->nr_in - 1];
+
+		((u8 *)st->ptr)[st->len - 1] = VIRTIO_BLK_S_IOERR;
+		len = c->in_len;
+	}
+	vargo_used_add(vd, q, c->head, len);
+	vd->stats.failed++;
+}
+
+/* Fail r, which is in flight.  Under vd->lock. */
+void vargo_fail_req(struct vargo_dev *vd, struct vargo_req *r)
+{
+	vargo_fail_chain(vd, r->q, &r->chain);
+	r->q->inflight[r->chain.head] = NULL;
+	list_del(&r->node);
+	vargo_req_put(vd, r);
+}
+
+/* Fail every request in flight; returns the queues to interrupt.  Under
+ * vd->lock.
+ */
+static u64 vargo_fail_inflight(struct vargo_dev *vd)
+{
+	struct vargo_req *r, *tmp;
+	u64 kicked = 0;
+
+	list_for_each_entry_safe(r, tmp, &vd->inflight, node) {
+		kicked |= 1ull << r->q->index;
+		vargo_fail_req(vd, r);
+	}
+	return kicked;
+}
+
+/* Call the callbacks of the queues in kicked.  Not under vd->lock. */
+void vargo_deliver(struct vargo_dev *vd, u64 kicked)
+{
+	if (!kicked)
+		return;
+	if (in_hardirq()) {
+		vargo_interrupts(vd, kicked);
+	} else {
+		local_bh_disable();
+		vargo_interrupts(vd, kicked);
+		local_bh_enable();
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Data path: avail ring -> REQUEST                                    */
+/* ------------------------------------------------------------------ */
+
+static struct vargo_req *vargo_build_request(struct vargo_dev *vd, struct vargo_vq *q,
+					     const struct vargo_chain *c)
+{
+	u32 body = sizeof(struct va_request) + 4u * c->nr_in + c->out_len;
+	u32 msg_len = sizeof(struct va_hdr) + body;
+	unsigned int nsegs = c->nr_out + c->nr_in;
+	unsigned int noio;
+	struct va_request *rq;
+	struct va_hdr *h;
+	struct vargo_req *r;
+	va_le32 *sizes;
+	unsigned int k;
+
+	/*
+	 * No I/O from reclaim: it could wait for this very queue.  kvmalloc
+	 * falls back to vmalloc only for GFP_KERNEL, hence the scope.
+	 */
+	noio = memalloc_noio_save();
+	r = kvmalloc(sizeof(*r) + nsegs * sizeof(struct vargo_seg) + msg_len,
+		     GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (!r)
+		return NULL;
+	r->q = q;
+	r->refs = 1;
+	r->replay_seq = vd->replay_seq;
+	r->chain = *c;
+	r->chain.segs = (struct vargo_seg *)(r + 1);
+	memcpy(r->chain.segs, c->segs, nsegs * sizeof(struct vargo_seg));
+	r->msg = (u8 *)(r->chain.segs + nsegs);
+	r->msg_len = msg_len;
+
+	h = (struct va_hdr *)r->msg;
+	vargo_fill_hdr(vd, h, VA_MSG_REQUEST, q->index, c->head, body);
+	rq = (struct va_request *)(h + 1);
+	rq->out_len = va_cpu_to_le32(c->out_len);
+	rq->in_len = va_cpu_to_le32(c->in_len);
+	rq->nr_in = va_cpu_to_le16(c->nr_in);
+	rq->reserved0 = 0;
+	rq->reserved1 = 0;
+	sizes = (va_le32 *)(rq + 1);
+	for (k = 0; k < c->nr_in; k++)
+		sizes[k] = va_cpu_to_le32(c->segs[c->nr_out + k].len);
+	vargo_chain_gather(c, sizes + c->nr_in);
+	return r;
+}
+
+static int vargo_send_req(struct vargo_dev *vd, struct vargo_req *r)
+{
+	struct kvec iov = { .iov_base = r->msg, .iov_len = r->msg_len };
+
+	return vargo_send(vd, &iov, 1);
+}
+
+/* Send failed: keep the request (it is replayed after renegotiation) and
+ * look for the device again.
+ */
+static void vargo_send_failed(struct vargo_dev *vd, int err)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	vargo_schedule_reneg(vd, VARGO_PROBE_BACKOFF_MIN);
+	spin_unlock_irqrestore(&vd->lock, flags);
+	dev_warn_ratelimited(&vd->pdev->dev,
+			     "send failed (%d), will renegotiate\n", err);
+}
+
+/*
+ * Walk the chain at q's next avail entry into *c (its head in *head) and
+ * check that its REQUEST fits what the device accepts and, with Argo's
+ * 16-byte header, its ring.
+ */
+static int vargo_take_chain(struct vargo_dev *vd, struct vargo_vq *q,
+			    const struct vargo_walk_limits *lim, u16 *head,
+			    struct vargo_chain *c)
+{
+	u64 body;
+	int err;
+
+	err = vargo_avail_head(q->vr, q->last_avail, head);
+	if (!err)
+		err = vargo_walk_chain(q->vr, *head, lim, vargo_xlate, vd,
+				       q->scratch, q->num, c);
+	if (err)
+		return err;
+	body = sizeof(struct va_request) + 4ull * c->nr_in + c->out_len;
+	if (body > va_le32_to_cpu(vd->info.max_request) ||
+	    body + 2 * sizeof(struct va_hdr) + 32 >
+	    va_le32_to_cpu(vd->info.device_ring_len))
+		return -E2BIG;
+	if (q->inflight[*head])
+		return -EBUSY;
+	return 0;
+}
+
+/*
+ * Put r, the request of q's chain at head, in flight and send it if the
+ * link is up (else it waits for the replay).  kick_work only.
+ */
+static void vargo_submit(struct vargo_dev *vd, struct vargo_vq *q, u16 head,
+			 struct vargo_req *r)
+{
+	unsigned long flags;
+	bool up;
+	int err;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	q->inflight[head] = r;
+	list_add_tail(&r->node, &vd->inflight);
+	vd->stats.requests++;
+	up = vd->link_up;
+	if (up)
+		r->refs++;	/* pinned while its message is sent */
+	spin_unlock_irqrestore(&vd->lock, flags);
+	if (!up)
+		return;
+
+	err = vargo_send_req(vd, r);
+	spin_lock_irqsave(&vd->lock, flags);
+	vargo_req_put(vd, r);
+	spin_unlock_irqrestore(&vd->lock, flags);
+	vargo_reap(vd);
+	if (err < 0)
+		vargo_send_failed(vd, err);
+}
+
+/*
+ * Walk everything new on q's avail ring; while failing, complete each
+ * chain with an error at once.  Returns the queues to interrupt.
+ * kick_work only.
+ */
+static u64 vargo_kick_queue(struct vargo_dev *vd, struct vargo_vq *q)
+{
+	struct vargo_walk_limits lim;
+	unsigned long flags;
+	u64 kicked = 0;
+	u16 n, i;
+	int err;
+
+	lim.max_descs = q->num;
+	lim.max_out = va_le32_to_cpu(vd->info.max_request);
+	lim.max_in = vargo_ring_len - 32 - sizeof(struct va_hdr) -
+		     sizeof(struct va_response);
+	lim.max_in_segs = VA_MAX_IN_SEGS;
+
+	err = vargo_avail_pending(q->vr, q->last_avail, &n);
+	if (err) {
+		spin_lock_irqsave(&vd->lock, flags);
+		vargo_mark_broken(vd, "avail index out of range");
+		spin_unlock_irqrestore(&vd->lock, flags);
+		return 0;
+	}
+	/* Read the ring entries and descriptors only after avail->idx. */
+	virt_rmb();
+
+	for (i = 0; i < n; i++) {
+		struct vargo_chain c;
+		struct vargo_req *r;
+		bool failing;
+		u16 head;
+
+		err = vargo_take_chain(vd, q, &lim, &head, &c);
+		if (err) {
+			spin_lock_irqsave(&vd->lock, flags);
+			dev_err_ratelimited(&vd->pdev->dev,
+					    "queue %u: bad chain (%d)\n",
+					    q->index, err);
+			vargo_mark_broken(vd, "unusable descriptor chain");
+			spin_unlock_irqrestore(&vd->lock, flags);
+			return kicked;
+		}
+		spin_lock_irqsave(&vd->lock, flags);
+		failing = vd->failing;
+		if (failing) {
+			vargo_fail_chain(vd, q, &c);
+			kicked = 1ull << q->index;
+		}
+		spin_unlock_irqrestore(&vd->lock, flags);
+		if (failing) {
+			q->last_avail++;
+			continue;
+		}
+		r = vargo_build_request(vd, q, &c);
+		if (!r) {
+			/* Retry later; the chain stays on the avail ring. */
+			queue_work(vd->wq, &vd->kick_work);
+			return kicked;
+		}
+		q->last_avail++;
+		vargo_submit(vd, q, head, r);
+	}
+	return kicked;
+}
+
+/*
+ * Send what the driver queued.  While failing, first complete everything
+ * in flight with an error; a broken device is broken (virtio) only after
+ * that, since a broken virtqueue delivers no completion.
+ */
+void vargo_kick_work(struct work_struct *work)
+{
+	struct vargo_dev *vd = container_of(work, struct vargo_dev, kick_work);
+	unsigned long flags;
+	bool brk = false;
+	u64 kicked = 0;
+	unsigned int i;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (vd->failing)
+		kicked = vargo_fail_inflight(vd);
+	spin_unlock_irqrestore(&vd->lock, flags);
+	vargo_reap(vd);
+	for (i = 0; i < VA_MAX_QUEUES; i++) {
+		if (READ_ONCE(vd->break_done))
+			break;
+		if (vd->vqs[i])
+			kicked |= vargo_kick_queue(vd, vd->vqs[i]);
+	}
+	vargo_deliver(vd, kicked);
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (vd->broken && !vd->break_done) {
+		WRITE_ONCE(vd->break_done, true);
+		brk = true;
+	}
+	spin_unlock_irqrestore(&vd->lock, flags);
+	if (brk && vd->registered)
+		virtio_break_device(&vd->vdev);
+}
+
+/* virtqueue notify: may run in atomic context; never sleeps. */
+bool vargo_notify(struct virtqueue *vq)
+{
+	struct vargo_dev *vd = to_vargo(vq->vdev);
+
+	if (READ_ONCE(vd->break_done))
+		return false;
+	queue_work(vd->wq, &vd->kick_work);
+	return true;
+}
+
+/* ------------------------------------------------------------------ */

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio_argo: Renegotiation after a backend restart, replay of what is in flight,
+ * and the watch on a device that stopped answering.
+ */
+#include "virtio-argo.h"
+
+/* Renegotiation after a backend restart, replay                       */
+/* ------------------------------------------------------------------ */
+
+static int vargo_renegotiate(struct vargo_dev *vd)
+{
+	struct va_device_info info;
+	u8 want = vd->status, st;
+	unsigned long flags;
+	unsigned int i;
+	int err;
+
+	err = vargo_device_info(vd, &info);
+	if (err)
+		return err;
+	if (info.device_id != vd->info.device_id ||
+	    va_le16_to_cpu(info.num_queues) < va_le16_to_cpu(vd->info.num_queues))
+		return -ENODEV;
+	/*
+	 * The new backend's limits apply from now on (kick_work does not run
+	 * meanwhile: same ordered workqueue).
+	 */
+	spin_lock_irqsave(&vd->lock, flags);
+	info.num_queues = vd->info.num_queues;
+	vd->info = info;
+	spin_unlock_irqrestore(&vd->lock, flags);
+	err = vargo_set_status_raw(vd, 0, NULL);
+	if (err)
+		return err;
+	if (!want)
+		return 0;
+	err = vargo_set_status_raw(vd, want & (VA_STATUS_ACKNOWLEDGE |
+					       VA_STATUS_DRIVER), NULL);
+	if (err)
+		return err;
+	if (!(want & VA_STATUS_FEATURES_OK))
+		return 0;
+	err = vargo_set_features_raw(vd, vd->features);
+	if (err)
+		return err;
+	err = vargo_set_status_raw(vd, want & ~(VA_STATUS_DRIVER_OK |
+						VA_STATUS_NEEDS_RESET), &st);
+	if (err)
+		return err;
+	if (!(st & VA_STATUS_FEATURES_OK))
+		return -ENODEV;
+	for (i = 0; i < VA_MAX_QUEUES; i++) {
+		if (!vd->vqs[i])
+			continue;
+		err = vargo_set_vqueue(vd, i, vd->vqs[i]->num, true);
+		if (err)
+			return err == -ERANGE ? -ENODEV : err;
+	}
+	if (want & VA_STATUS_DRIVER_OK)
+		err = vargo_set_status_raw(vd, want & ~VA_STATUS_NEEDS_RESET,
+					   NULL);
+	return err;
+}
+
+/*
+ * Send every in-flight request again, in submission order.  reneg_work
+ * only (ordered with kick_work).  Replies may complete requests while we
+ * send, so each one is pinned (refs) while its message is being sent, and
+ * the list is searched from its head for the next request not yet sent in
+ * this round (replay_seq).  A request already replayed VARGO_MAX_REPLAYS
+ * times is completed with an error instead (*kicked: queues to interrupt).
+ */
+static int vargo_replay(struct vargo_dev *vd, u64 *kicked)
+{
+	unsigned long flags;
+	struct vargo_req *r;
+	u32 seq;
+	int err = 0;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	seq = ++vd->replay_seq;
+	for (;;) {
+		struct kvec iov;
+		bool found = false;
+
+		list_for_each_entry(r, &vd->inflight, node) {
+			if (r->replay_seq != seq) {
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			break;
+		r->replay_seq = seq;
+		if (r->replays >= VARGO_MAX_REPLAYS) {
+			*kicked |= 1ull << r->q->index;
+			vargo_fail_req(vd, r);
+			continue;
+		}
+		r->replays++;
+		r->refs++;
+		vd->stats.replayed++;
+		spin_unlock_irqrestore(&vd->lock, flags);
+
+		iov.iov_base = r->msg;
+		iov.iov_len = r->msg_len;
+		err = vargo_send(vd, &iov, 1);
+
+		spin_lock_irqsave(&vd->lock, flags);
+		vargo_req_put(vd, r);
+		if (err < 0)
+			break;
+	}
+	if (err >= 0)
+		vd->link_up = true;
+	spin_unlock_irqrestore(&vd->lock, flags);
+	vargo_reap(vd);
+	return err < 0 ? err : 0;
+}
+
+/*
+ * Renegotiate and replay; on failure retry with back-off.  A device that
+ * has not been reachable for VARGO_HOLD_MAX makes the transport fail what is
+ * in flight and what comes, until a renegotiation succeeds.
+ */
+void vargo_reneg_work(struct work_struct *work)
+{
+	struct vargo_dev *vd = container_of(to_delayed_work(work), struct vargo_dev,
+					    reneg_work);
+	unsigned long flags;
+	bool kick = false;
+	u64 kicked = 0;
+	int err;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (vd->broken || !vd->active || vd->stopping) {
+		spin_unlock_irqrestore(&vd->lock, flags);
+		return;
+	}
+	vargo_link_down(vd);
+	spin_unlock_irqrestore(&vd->lock, flags);
+
+	mutex_lock(&vd->op_lock);
+	err = vargo_renegotiate(vd);
+	if (!err)
+		err = vargo_replay(vd, &kicked);
+	mutex_unlock(&vd->op_lock);
+	vargo_reap(vd);
+	vargo_deliver(vd, kicked);
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (err == -ENODEV) {
+		vargo_mark_broken(vd, "renegotiation refused");
+	} else if (err) {
+		vd->backoff = min(vd->backoff * 2, (unsigned long)VARGO_PROBE_BACKOFF_MAX);
+		if (!vd->failing &&
+		    time_after(jiffies, vd->down_since + VARGO_HOLD_MAX)) {
+			vd->failing = true;
+			kick = true;
+			dev_info_ratelimited(&vd->pdev->dev,
+					     "device unreachable for %u s (%d): failing requests until it answers\n",
+					     jiffies_to_msecs(VARGO_HOLD_MAX) / 1000,
+					     err);
+		}
+		if (!vd->stopping)
+			queue_delayed_work(vd->wq, &vd->reneg_work, vd->backoff);
+	} else {
+		vd->backoff = VARGO_PROBE_BACKOFF_MIN;
+		vd->failing = false;
+		vd->config_stale = true;
+		vd->stats.renegotiations++;
+		dev_info_ratelimited(&vd->pdev->dev,
+				     "device session %#x: renegotiated\n",
+				     vd->dev_session);
+	}
+	spin_unlock_irqrestore(&vd->lock, flags);
+	if (!err || kick)
+		queue_work(vd->wq, &vd->kick_work);
+}
+
+/*
+ * A device that keeps requests without answering anything (its ring
+ * registered and not full) is probed by a renegotiation; if it does not
+ * answer that either, the hold bound of reneg_work applies.
+ */
+void vargo_watch_work(struct work_struct *work)
+{
+	struct vargo_dev *vd = container_of(to_delayed_work(work), struct vargo_dev,
+					    watch_work);
+	unsigned long flags;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (vd->link_up && !vd->broken && !list_empty(&vd->inflight) &&
+	    time_after(jiffies, vd->last_heard + VARGO_HOLD_MAX)) {
+		dev_info_ratelimited(&vd->pdev->dev,
+				     "no answer for %u s: renegotiating\n",
+				     jiffies_to_msecs(VARGO_HOLD_MAX) / 1000);
+		vd->last_heard = jiffies;
+		vargo_schedule_reneg(vd, 0);
+	}
+	if (!vd->stopping)
+		queue_delayed_work(system_long_wq, &vd->watch_work,
+				   VARGO_HOLD_MAX / 4);
+	spin_unlock_irqrestore(&vd->lock, flags);
+}
