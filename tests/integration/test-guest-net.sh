@@ -11,6 +11,7 @@
 #  - the counters line (SIGUSR1 and at exit) shows the frames each way;
 #  - LINK_UP toggled by the device is the TAP's carrier, and back;
 #  - an ANNOUNCE from the device is acknowledged on the control queue;
+#  - after the device is SIGKILLed and started again, frames flow again;
 #  - SIGTERM stops the tool with status 0 and the TAP goes away.
 . "$(dirname "$0")/lib.sh"
 
@@ -150,8 +151,21 @@ f=$(sed -n 's/.* features \(0x[0-9a-f]*\)$/\1/p' "$VA_TMP/g2.log")
 va_grep "$VA_TMP/netloopd.log" 'queue pairs set to 1' ||
 	va_fail "no VQ_PAIRS_SET 1 reached the device"
 frames 500 60,700,1514
+n2=500 b2=$SENT_BYTES
+
+# The device killed and started again: the library renegotiates and
+# replays the posted receive buffers, and frames flow again.
+va_kill9 "$loop_pid"
+va_bg netloopd2 "$VA_NETLOOPD" --sim-socket "$VA_SOCK" --domid 1 \
+	--port "$NET_PORT" --queues 2 --mtu 9000 --mac "$MAC"
+loop_pid=$VA_PID
+va_watch "$loop_pid"
+frames 200 60,1514
+n2=$((n2 + 200)) b2=$((b2 + SENT_BYTES))
 stop_guest g2
-check_counters "$VA_TMP/g2.log" 500 "$SENT_BYTES"
+check_counters "$VA_TMP/g2.log" "$n2" "$b2"
+[ "$(counter "$VA_TMP/g2.log" total renegotiations)" -ge 1 ] ||
+	va_fail "the device restart was not noticed"
 
 va_alive "$loop_pid" || va_fail "netloopd died"
 echo PASS
