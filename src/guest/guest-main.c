@@ -29,6 +29,8 @@ static const struct guest_mode {
 	  "probe the device, print ids, features, config and queues" },
 	{ "blk", guest_mode_blk,
 	  "fuse MOUNTDIR | bench [...]: virtio-blk as a file, or a load" },
+	{ "net", guest_mode_net,
+	  "tap NAME [...]: virtio-net as a TAP interface" },
 	{ "test-echo", guest_mode_test_echo,
 	  "--count N --size S --qd Q [--queue I] [--verify]: drive the test device" },
 };
