@@ -6,7 +6,7 @@
 #   scripts/deps.sh [build|test|system]...   (default: build)
 set -euo pipefail
 
-build_pkgs=(meson ninja-build pkg-config gcc libc6-dev liburing-dev libaio-dev
+build_pkgs=(meson ninja-build pkg-config gcc libc6-dev linux-libc-dev liburing-dev libaio-dev
 	libnl-3-dev libnl-route-3-dev libxen-dev check libfuse3-dev)
 # gcc-12-multilib: the -m32 unit test (gcc-multilib itself conflicts with
 # the Arm cross compilers of the system set).

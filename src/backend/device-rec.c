@@ -102,7 +102,7 @@ static uint32_t dev_features_rec(struct va_dev *dev, const struct va_rec *rec)
 
 static uint32_t dev_config_rec(struct va_dev *dev, const struct va_rec *rec)
 {
-	uint8_t old[VA_MAX_CONFIG_XFER];
+	uint8_t cfg[VA_MAX_CONFIG_SIZE];
 	struct va_config c;
 	uint32_t off, size;
 	struct iovec iov[2];
@@ -133,12 +133,13 @@ static uint32_t dev_config_rec(struct va_dev *dev, const struct va_rec *rec)
 	}
 	if (!dev->ops->write_config)
 		return VA_ERR_INVALID;
-	memcpy(old, dev->config + off, size);
-	memcpy(dev->config + off, rec->body + sizeof(c), size);
-	if (dev->ops->write_config(dev->opaque, dev->config, off, size) < 0) {
-		memcpy(dev->config + off, old, size);
+	/* The device judges the space as it would be; only an accepted
+	 * write reaches the bytes, so a refused one needs no undoing. */
+	memcpy(cfg, dev->config, dev->info.config_size);
+	memcpy(cfg + off, rec->body + sizeof(c), size);
+	if (dev->ops->write_config(dev->opaque, cfg, off, size) < 0)
 		return VA_ERR_INVALID;
-	}
+	memcpy(dev->config + off, cfg + off, size);
 	dev_add_record(dev, rec->msg_id, VA_F_RESPONSE, rec->queue, rec->token,
 		       iov, 1);
 	return 0;

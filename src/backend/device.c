@@ -107,6 +107,10 @@ void dev_reset(struct va_dev *dev)
 	}
 	if (dev->ops->reset)
 		dev->ops->reset(dev->opaque);
+	/* The device's values again (a driver's writes are undone), with
+	 * no bump: the driver starts over. */
+	if (dev->ops->get_config)
+		dev->ops->get_config(dev->opaque, dev->config);
 }
 
 void dev_drop_session(struct va_dev *dev)
@@ -124,10 +128,50 @@ void va_dev_needs_reset(struct va_dev *dev, const char *reason)
 	dev_send_event(dev);
 }
 
-void va_dev_config_changed(struct va_dev *dev)
+/* ------------------------------------------------------------------ */
+/* Config space (see device.h)                                         */
+/* ------------------------------------------------------------------ */
+
+/* The device changed bytes [off, off+size) to `data`: one bump and one
+ * event if any of them differs. */
+static void dev_config_commit(struct va_dev *dev, uint32_t off,
+			      const uint8_t *data, uint32_t size)
 {
+	if (!size || !memcmp(dev->config + off, data, size))
+		return;
+	memcpy(dev->config + off, data, size);
 	dev->generation++;
 	dev_send_event(dev);
+}
+
+int va_dev_config_set(struct va_dev *dev, uint32_t off, const void *data,
+		      uint32_t size)
+{
+	if ((uint64_t)off + size > dev->info.config_size)
+		return -ERANGE;
+	dev_config_commit(dev, off, data, size);
+	return 0;
+}
+
+void va_dev_config_update(struct va_dev *dev)
+{
+	uint8_t buf[VA_MAX_CONFIG_SIZE];
+
+	if (!dev->ops->get_config)
+		return;
+	memcpy(buf, dev->config, dev->info.config_size);
+	dev->ops->get_config(dev->opaque, buf);
+	dev_config_commit(dev, 0, buf, dev->info.config_size);
+}
+
+const uint8_t *va_dev_config(const struct va_dev *dev)
+{
+	return dev->config;
+}
+
+uint32_t va_dev_config_generation(const struct va_dev *dev)
+{
+	return dev->generation;
 }
 
 /* ------------------------------------------------------------------ */
@@ -380,11 +424,6 @@ uint16_t va_dev_guest(const struct va_dev *dev)
 uint32_t va_dev_port(const struct va_dev *dev)
 {
 	return dev->port;
-}
-
-uint8_t *va_dev_config(struct va_dev *dev)
-{
-	return dev->config;
 }
 
 uint64_t va_dev_features(const struct va_dev *dev)

@@ -3,8 +3,8 @@
  * The device core: the device side of the virtio-argo protocol, shared by
  * every backend daemon.  It owns the device's Argo ring, the session with
  * the guest, feature negotiation, the status state machine (NEEDS_RESET
- * included), config space with its generation count, queue setup, and the
- * request objects.  Each queue is one of two kinds:
+ * included), the config space (its only copy) with its generation count,
+ * queue setup, and the request objects.  Each queue is one of two kinds:
  *
  *   push (default)  every buffer chain is handed to the device at once:
  *                   ops->request(dev, req), with its device-readable bytes
@@ -88,10 +88,21 @@ struct va_dev_ops {
 	 * (the status then lacks FEATURES_OK).  Optional.
 	 */
 	int (*set_features)(void *opaque, uint64_t features);
-	/* The driver wrote config bytes [off, off+size), already stored in
-	 * the config space `cfg`.  Return 0 to keep them, negative errno to
-	 * refuse (the core restores the old bytes).  Optional: without it
-	 * config is read-only and writes are refused. */
+	/*
+	 * The device's config values (see "Config space" below): `cfg` holds
+	 * the current config_size bytes; store the device's fields over them
+	 * (a field the driver writes and the device does not hold may be
+	 * left alone).  Called by va_dev_new (cfg zeroed), after ->reset and
+	 * by va_dev_config_update().  Optional.
+	 */
+	void (*get_config)(void *opaque, uint8_t *cfg);
+	/*
+	 * The driver writes config bytes [off, off+size): `cfg` is the whole
+	 * config space as it would be after the write.  Return 0 to accept
+	 * (the core then stores the bytes; no generation change: the driver
+	 * made it), negative errno to refuse (nothing has changed).
+	 * Optional: without it config is read-only and writes are refused.
+	 */
 	int (*write_config)(void *opaque, const uint8_t *cfg, uint32_t off,
 			    uint32_t size);
 	/* DRIVER_OK was set.  Optional. */
@@ -157,11 +168,35 @@ const char *va_dev_name(const struct va_dev *dev);
 uint16_t va_dev_guest(const struct va_dev *dev);
 uint32_t va_dev_port(const struct va_dev *dev);
 
-/* Config space (config_size bytes), owned by the core, written by the
- * device.  After changing it call va_dev_config_changed(). */
-uint8_t *va_dev_config(struct va_dev *dev);
-/* Bump the generation and send EVENT_CONFIG to the driver. */
-void va_dev_config_changed(struct va_dev *dev);
+/*
+ * Config space.  The core holds its bytes (config_size of them, the
+ * layout of the device type's virtio struct, e.g. struct
+ * virtio_blk_config of <linux/virtio_blk.h>, little-endian) and the
+ * generation count; a device never keeps a copy.  It sets its values in
+ * one of two ways (or both):
+ *
+ *   by offset     va_dev_config_set(dev, offsetof(struct virtio_blk_config,
+ *                 capacity), &le64, 8)
+ *   by callback   ops->get_config writes the device's fields from its own
+ *                 state; after that state changed, va_dev_config_update()
+ *
+ * Either way, when the device's change alters any byte the generation is
+ * bumped once and EVENT_CONFIG is sent once (if a driver is connected);
+ * when no byte changed, nothing happens.  Several fields that change
+ * together go through one va_dev_config_update() (one bump, one event).
+ * The initial bytes come from ->get_config in va_dev_new (zero without
+ * it).  A reset calls ->reset and then ->get_config again, without a
+ * bump: the driver starts over.  A driver's accepted write changes the
+ * bytes without a bump; a refused one changes nothing.
+ */
+/* Returns 0, or -ERANGE if [off, off+size) is outside the config space. */
+int va_dev_config_set(struct va_dev *dev, uint32_t off, const void *data,
+		      uint32_t size);
+/* Re-read the device's values through ops->get_config. */
+void va_dev_config_update(struct va_dev *dev);
+/* The current bytes and generation (for tests and logs). */
+const uint8_t *va_dev_config(const struct va_dev *dev);
+uint32_t va_dev_config_generation(const struct va_dev *dev);
 /* Set NEEDS_RESET (reason logged) and tell the driver. */
 void va_dev_needs_reset(struct va_dev *dev, const char *reason);
 

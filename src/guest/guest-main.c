@@ -9,6 +9,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_console.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,17 +145,26 @@ static void print_features(const char *label, uint64_t bits, uint32_t device_id)
 	printf("\n");
 }
 
-static uint64_t get_le(const uint8_t *c, uint32_t size, uint32_t off,
-		       unsigned int n)
-{
-	uint64_t v = 0;
-	unsigned int i;
+/* A field of virtio's config struct S, little-endian, read from the first
+ * `size` config bytes `c`; 0 when the device's config ends before it. */
+#define CFG(S, field)	cfg_field(c, size, offsetof(struct S, field), \
+				  sizeof(((struct S *)0)->field))
 
+static uint64_t cfg_field(const uint8_t *c, uint32_t size, size_t off,
+			  size_t n)
+{
 	if (off + n > size)
 		return 0;
-	for (i = 0; i < n; i++)
-		v |= (uint64_t)c[off + i] << (8 * i);
-	return v;
+	switch (n) {
+	case 1:
+		return c[off];
+	case 2:
+		return va_get_le16(c + off);
+	case 4:
+		return va_get_le32(c + off);
+	default:
+		return va_get_le64(c + off);
+	}
 }
 
 static void print_config(uint32_t device_id, const uint8_t *c, uint32_t size)
@@ -165,35 +179,45 @@ static void print_config(uint32_t device_id, const uint8_t *c, uint32_t size)
 			printf(" %02x", c[j]);
 		printf("\n");
 	}
-	if (device_id == 2 && size >= 8) {
+	if (device_id == VIRTIO_ID_BLOCK && size >= 8) {
 		printf("  capacity %" PRIu64 " sectors (%" PRIu64 " bytes)\n",
-		       get_le(c, size, 0, 8), get_le(c, size, 0, 8) * 512);
+		       CFG(virtio_blk_config, capacity),
+		       CFG(virtio_blk_config, capacity) * 512);
 		printf("  size_max %" PRIu64 " seg_max %" PRIu64
 		       " blk_size %" PRIu64 " num_queues %" PRIu64 "\n",
-		       get_le(c, size, 8, 4), get_le(c, size, 12, 4),
-		       get_le(c, size, 20, 4), get_le(c, size, 34, 2));
+		       CFG(virtio_blk_config, size_max),
+		       CFG(virtio_blk_config, seg_max),
+		       CFG(virtio_blk_config, blk_size),
+		       CFG(virtio_blk_config, num_queues));
 		printf("  geometry %" PRIu64 "/%" PRIu64 "/%" PRIu64
 		       " physical_block_exp %" PRIu64 " min_io %" PRIu64
 		       " opt_io %" PRIu64 " writeback %" PRIu64 "\n",
-		       get_le(c, size, 16, 2), get_le(c, size, 18, 1),
-		       get_le(c, size, 19, 1), get_le(c, size, 24, 1),
-		       get_le(c, size, 26, 2), get_le(c, size, 28, 4),
-		       get_le(c, size, 32, 1));
-		if (size > 36)
+		       CFG(virtio_blk_config, geometry.cylinders),
+		       CFG(virtio_blk_config, geometry.heads),
+		       CFG(virtio_blk_config, geometry.sectors),
+		       CFG(virtio_blk_config, physical_block_exp),
+		       CFG(virtio_blk_config, min_io_size),
+		       CFG(virtio_blk_config, opt_io_size),
+		       CFG(virtio_blk_config, wce));
+		if (size > offsetof(struct virtio_blk_config, max_discard_sectors))
 			printf("  max_discard_sectors %" PRIu64
 			       " max_discard_seg %" PRIu64
 			       " max_write_zeroes_sectors %" PRIu64 "\n",
-			       get_le(c, size, 36, 4), get_le(c, size, 40, 4),
-			       get_le(c, size, 48, 4));
-	} else if (device_id == 1 && size >= 6) {
+			       CFG(virtio_blk_config, max_discard_sectors),
+			       CFG(virtio_blk_config, max_discard_seg),
+			       CFG(virtio_blk_config, max_write_zeroes_sectors));
+	} else if (device_id == VIRTIO_ID_NET && size >= 6) {
 		printf("  mac %02x:%02x:%02x:%02x:%02x:%02x status %" PRIu64
 		       " max_virtqueue_pairs %" PRIu64 " mtu %" PRIu64 "\n",
-		       c[0], c[1], c[2], c[3], c[4], c[5], get_le(c, size, 6, 2),
-		       get_le(c, size, 8, 2), get_le(c, size, 10, 2));
-	} else if (device_id == 3 && size >= 4) {
+		       c[0], c[1], c[2], c[3], c[4], c[5],
+		       CFG(virtio_net_config, status),
+		       CFG(virtio_net_config, max_virtqueue_pairs),
+		       CFG(virtio_net_config, mtu));
+	} else if (device_id == VIRTIO_ID_CONSOLE && size >= 4) {
 		printf("  cols %" PRIu64 " rows %" PRIu64 " max_nr_ports %" PRIu64
-		       "\n", get_le(c, size, 0, 2), get_le(c, size, 2, 2),
-		       get_le(c, size, 4, 4));
+		       "\n", CFG(virtio_console_config, cols),
+		       CFG(virtio_console_config, rows),
+		       CFG(virtio_console_config, max_nr_ports));
 	}
 }
 

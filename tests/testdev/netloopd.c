@@ -52,10 +52,10 @@ struct netloop {
 	uint64_t reflected, no_buffer, bad, ctrl_ok, ctrl_err;
 };
 
-/* The whole config space, from nl's fields. */
-static void netloop_config(struct netloop *nl)
+/* ops->get_config: the config space from nl's fields. */
+static void netloop_config(void *opaque, uint8_t *c)
 {
-	uint8_t *c = va_dev_config(nl->dev);
+	struct netloop *nl = opaque;
 	uint16_t v;
 
 	memcpy(c + offsetof(struct virtio_net_config, mac), nl->mac, 6);
@@ -139,7 +139,7 @@ static uint8_t ctrl(struct netloop *nl, const uint8_t *out, uint32_t len)
 		if (out[1] != VIRTIO_NET_CTRL_ANNOUNCE_ACK)
 			return VIRTIO_NET_ERR;
 		nl->status &= (uint16_t)~VIRTIO_NET_S_ANNOUNCE;
-		netloop_config(nl);
+		va_dev_config_update(nl->dev);
 		va_notice("announce acknowledged");
 		return VIRTIO_NET_OK;
 	case VIRTIO_NET_CTRL_RX:
@@ -202,6 +202,7 @@ static const struct va_dev_ops netloop_ops = {
 	.queue_ready = netloop_queue_ready,
 	.set_features = netloop_set_features,
 	.reset = netloop_reset,
+	.get_config = netloop_config,
 };
 
 static void netloop_signal(struct va_loop *loop, int signo, void *opaque)
@@ -212,8 +213,7 @@ static void netloop_signal(struct va_loop *loop, int signo, void *opaque)
 		nl->status ^= VIRTIO_NET_S_LINK_UP;
 	else
 		nl->status |= VIRTIO_NET_S_ANNOUNCE;
-	netloop_config(nl);
-	va_dev_config_changed(nl->dev);
+	va_dev_config_update(nl->dev);
 	va_notice("status %u", nl->status);
 }
 
@@ -306,7 +306,6 @@ static int netloop_attach(void *priv, struct va_dev *dev, struct va_loop *loop)
 	int r;
 
 	nl->dev = dev;
-	netloop_config(nl);
 	r = va_loop_add_signal(loop, SIGHUP, netloop_signal, nl);
 	if (r == 0)
 		r = va_loop_add_signal(loop, SIGUSR2, netloop_signal, nl);

@@ -41,12 +41,6 @@ struct testd {
 	uint32_t events;
 };
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = va_cpu_to_le32(v);
-	memcpy(p, &v, 4);
-}
-
 static void testd_finish(struct va_req *req)
 {
 	uint32_t n = req->out_len < req->in_len ? req->out_len : req->in_len;
@@ -86,8 +80,19 @@ static int testd_write_config(void *opaque, const uint8_t *cfg, uint32_t off,
 	return 0;
 }
 
+/* The device's fields: the magic and the counter (the scratch word is the
+ * driver's, kept by the core). */
+static void testd_get_config(void *opaque, uint8_t *cfg)
+{
+	const struct testd *t = opaque;
+
+	va_put_le32(cfg, VA_TESTDEV_MAGIC);
+	va_put_le32(cfg + 8, t->events);
+}
+
 static const struct va_dev_ops testd_ops = {
 	.request = testd_request,
+	.get_config = testd_get_config,
 	.write_config = testd_write_config,
 };
 
@@ -96,8 +101,7 @@ static void testd_sighup(struct va_loop *loop, int signo, void *opaque)
 	struct testd *t = opaque;
 
 	t->events++;
-	put_le32(va_dev_config(t->dev) + 8, t->events);
-	va_dev_config_changed(t->dev);
+	va_dev_config_update(t->dev);
 	va_notice("config event %u", t->events);
 }
 
@@ -148,7 +152,6 @@ static int testd_attach(void *priv, struct va_dev *dev, struct va_loop *loop)
 	int r;
 
 	t->dev = dev;
-	put_le32(va_dev_config(dev), VA_TESTDEV_MAGIC);
 	r = va_loop_add_signal(loop, SIGHUP, testd_sighup, t);
 	if (r < 0)
 		va_log_errno(VA_LOG_ERR, r, "SIGHUP");

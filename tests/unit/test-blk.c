@@ -21,6 +21,9 @@
 
 #include "blk.h"
 #include "log.h"
+#include "util.h"
+
+#define CFG_OFF(field)	((uint32_t)offsetof(struct virtio_blk_config, field))
 
 #define IMG_SIZE	(4u * 1024 * 1024)
 #define IMG_SECTORS	(IMG_SIZE / 512)
@@ -115,13 +118,9 @@ static struct va_req *mkreq(uint32_t type, uint64_t sector, const void *data,
 	struct va_req *req = calloc(1, sizeof(*req));
 	uint8_t *out = malloc(16 + data_len);
 
-	out[0] = (uint8_t)type;
-	out[1] = (uint8_t)(type >> 8);
-	out[2] = (uint8_t)(type >> 16);
-	out[3] = (uint8_t)(type >> 24);
-	memset(out + 4, 0, 4);
-	for (int i = 0; i < 8; i++)
-		out[8 + i] = (uint8_t)(sector >> (8 * i));
+	va_put_le32(out + offsetof(struct virtio_blk_outhdr, type), type);
+	va_put_le32(out + offsetof(struct virtio_blk_outhdr, ioprio), 0);
+	va_put_le64(out + offsetof(struct virtio_blk_outhdr, sector), sector);
 	if (data_len)
 		memcpy(out + 16, data, data_len);
 	req->out = out;
@@ -193,12 +192,20 @@ static uint32_t image_sum(void)
 /* One segment of DISCARD / WRITE_ZEROES. */
 static void put_seg(uint8_t *p, uint64_t sector, uint32_t num, uint32_t flags)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(sector >> (8 * i));
-	for (int i = 0; i < 4; i++) {
-		p[8 + i] = (uint8_t)(num >> (8 * i));
-		p[12 + i] = (uint8_t)(flags >> (8 * i));
-	}
+	struct virtio_blk_discard_write_zeroes seg = {
+		.sector = va_cpu_to_le64(sector),
+		.num_sectors = va_cpu_to_le32(num),
+		.flags = va_cpu_to_le32(flags),
+	};
+
+	memcpy(p, &seg, sizeof(seg));
+}
+
+/* The config space as blk gives it to the core. */
+static void read_cfg(uint8_t *cfg)
+{
+	memset(cfg, 0xee, BLK_CONFIG_SIZE);
+	blk_get_config(blk, cfg);
 }
 
 static int do_segs(uint32_t type, const uint8_t *segs, uint32_t len)
@@ -276,13 +283,14 @@ END_TEST
 START_TEST(unaligned_4k)
 {
 	struct blk_opts o = default_opts();
-	uint8_t w[4096];
+	uint8_t w[4096], cfg[BLK_CONFIG_SIZE];
 	uint32_t sum = image_sum();
 
 	blk_free(blk);
 	o.block_size = 4096;
 	open_blk(&o);
-	ck_assert_uint_eq(blk_config(blk)[BLK_CFG_BLK_SIZE + 1], 4096 >> 8);
+	read_cfg(cfg);
+	ck_assert_uint_eq(va_get_le32(cfg + CFG_OFF(blk_size)), 4096);
 	memset(w, 1, sizeof(w));
 	/* 4k-aligned length but sector 1 is not on a 4k boundary. */
 	ck_assert_int_eq(do_rw(VIRTIO_BLK_T_OUT, 1, w, 4096, NULL),
@@ -461,7 +469,7 @@ START_TEST(discard_checks)
 	ck_assert_uint_eq(image_sum(), sum);
 
 	/* Valid ones zero their range. */
-	put_seg(segs, 8, 8, VIRTIO_BLK_WZ_F_UNMAP);
+	put_seg(segs, 8, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
 	put_seg(segs + 16, 32, 8, 0);
 	ck_assert_int_eq(do_segs(VIRTIO_BLK_T_WRITE_ZEROES, segs, 32),
 			 VIRTIO_BLK_S_OK);
@@ -535,41 +543,52 @@ END_TEST
 
 START_TEST(config_wce)
 {
-	uint8_t cfg[BLK_CONFIG_SIZE], w[512];
+	const uint32_t wce = CFG_OFF(wce), cap = CFG_OFF(capacity);
+	uint8_t cfg[BLK_CONFIG_SIZE], now[BLK_CONFIG_SIZE], w[512];
 
-	memcpy(cfg, blk_config(blk), sizeof(cfg));
-	ck_assert_uint_eq(cfg[BLK_CFG_WCE], 1);
-	cfg[BLK_CFG_WCE] = 0;
-	ck_assert_int_eq(blk_write_config(blk, cfg, BLK_CFG_WCE, 1), 0);
-	ck_assert_uint_eq(blk_config(blk)[BLK_CFG_WCE], 0);
+	read_cfg(cfg);
+	ck_assert_uint_eq(cfg[wce], 1);
+	cfg[wce] = 0;
+	ck_assert_int_eq(blk_write_config(blk, cfg, wce, 1), 0);
+	read_cfg(now);
+	ck_assert_uint_eq(now[wce], 0);
 	/* writethrough writes still work */
 	memset(w, 0x33, sizeof(w));
 	ck_assert_int_eq(do_rw(VIRTIO_BLK_T_OUT, 0, w, sizeof(w), NULL),
 			 VIRTIO_BLK_S_OK);
-	cfg[BLK_CFG_WCE] = 2;
-	ck_assert_int_lt(blk_write_config(blk, cfg, BLK_CFG_WCE, 1), 0);
-	ck_assert_uint_eq(blk_config(blk)[BLK_CFG_WCE], 0);	/* kept */
-	cfg[BLK_CFG_WCE] = 0;
-	cfg[BLK_CFG_CAPACITY] ^= 0xff;
-	ck_assert_int_lt(blk_write_config(blk, cfg, BLK_CFG_CAPACITY, 8), 0);
-	cfg[BLK_CFG_CAPACITY] ^= 0xff;
-	ck_assert_mem_eq(cfg, blk_config(blk), sizeof(cfg));
+	cfg[wce] = 2;
+	ck_assert_int_lt(blk_write_config(blk, cfg, wce, 1), 0);
+	read_cfg(now);
+	ck_assert_uint_eq(now[wce], 0);	/* kept */
+	cfg[wce] = 0;
+	cfg[cap] ^= 0xff;
+	ck_assert_int_lt(blk_write_config(blk, cfg, cap, 8), 0);
+	cfg[cap] ^= 0xff;
+	read_cfg(now);
+	ck_assert_mem_eq(cfg, now, sizeof(cfg));
+	/* A reset brings back the configured mode (writeback). */
+	blk_dev_ops()->reset(blk);
+	read_cfg(now);
+	ck_assert_uint_eq(now[wce], 1);
 	/* Without CONFIG_WCE negotiated the byte is read-only. */
 	blk_set_features(blk, 1ull << VIRTIO_BLK_F_FLUSH);
-	cfg[BLK_CFG_WCE] = 1;
-	ck_assert_int_lt(blk_write_config(blk, cfg, BLK_CFG_WCE, 1), 0);
+	cfg[wce] = 0;
+	ck_assert_int_lt(blk_write_config(blk, cfg, wce, 1), 0);
+	read_cfg(now);
+	ck_assert_uint_eq(now[wce], 1);
 }
 END_TEST
 
 START_TEST(writethrough_write)
 {
 	struct blk_opts o = default_opts();
-	uint8_t w[4096], r[4096];
+	uint8_t w[4096], r[4096], cfg[BLK_CONFIG_SIZE];
 
 	blk_free(blk);
 	o.cache = BLK_CACHE_WRITETHROUGH;
 	open_blk(&o);
-	ck_assert_uint_eq(blk_config(blk)[BLK_CFG_WCE], 0);
+	read_cfg(cfg);
+	ck_assert_uint_eq(cfg[CFG_OFF(wce)], 0);
 	memset(w, 0x71, sizeof(w));
 	ck_assert_int_eq(do_rw(VIRTIO_BLK_T_OUT, 24, w, 4096, NULL),
 			 VIRTIO_BLK_S_OK);
@@ -673,13 +692,13 @@ END_TEST
 
 START_TEST(resize)
 {
-	uint64_t cap;
+	uint8_t cfg[BLK_CONFIG_SIZE];
 
 	ck_assert_int_eq(blk_resize(blk), 0);
 	ck_assert_int_eq(truncate(img_path, IMG_SIZE * 2), 0);
 	ck_assert_int_eq(blk_resize(blk), 1);
-	memcpy(&cap, blk_config(blk) + BLK_CFG_CAPACITY, 8);
-	ck_assert_uint_eq(cap, IMG_SECTORS * 2);
+	read_cfg(cfg);
+	ck_assert_uint_eq(va_get_le64(cfg + CFG_OFF(capacity)), IMG_SECTORS * 2);
 	ck_assert_int_eq(do_rw(VIRTIO_BLK_T_IN, IMG_SECTORS, NULL, 512, NULL),
 			 VIRTIO_BLK_S_OK);
 }

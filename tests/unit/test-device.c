@@ -70,9 +70,26 @@ static void fake_request(void *opaque, struct va_req *req)
 	held[nheld++] = req;
 }
 
+/*
+ * The fake device's config: byte 0 a mode the driver may write (reset to
+ * 'M', as blk's wce), bytes [8, 16) the device's read-only fields; the
+ * rest belongs to the driver.
+ */
+static uint8_t fake_mode;
+static uint8_t fake_fields[8];
+static unsigned int config_writes;
+static uint8_t seen_cfg[CFG_SIZE];	/* what the last write_config saw */
+
 static void fake_reset(void *opaque)
 {
 	resets++;
+	fake_mode = 'M';
+}
+
+static void fake_get_config(void *opaque, uint8_t *cfg)
+{
+	cfg[0] = fake_mode;
+	memcpy(cfg + 8, fake_fields, sizeof(fake_fields));
 }
 
 static unsigned int ready_calls[2];
@@ -91,7 +108,13 @@ static int fake_set_features(void *opaque, uint64_t f)
 static int fake_write_config(void *opaque, const uint8_t *cfg, uint32_t off,
 			     uint32_t size)
 {
-	return off >= 8 ? -EPERM : 0;
+	config_writes++;
+	memcpy(seen_cfg, cfg, CFG_SIZE);
+	if (off >= 8)
+		return -EPERM;
+	if (off == 0)
+		fake_mode = cfg[0];
+	return 0;
 }
 
 static const struct va_dev_ops ops = {
@@ -99,6 +122,7 @@ static const struct va_dev_ops ops = {
 	.queue_ready = fake_queue_ready,
 	.reset = fake_reset,
 	.set_features = fake_set_features,
+	.get_config = fake_get_config,
 	.write_config = fake_write_config,
 };
 
@@ -131,6 +155,8 @@ static void setup_info(uint64_t held_queues)
 	};
 
 	va_log_init("test-device", VA_LOG_ERR, false);
+	memcpy(fake_fields, "89abcdef", sizeof(fake_fields));
+	config_writes = 0;
 	ck_assert_int_eq(va_loop_new(&loop), 0);
 	ck_assert_int_eq(va_dev_new(loop, NULL, &info, &ops, NULL, &opts,
 				    &dev), 0);
@@ -548,23 +574,46 @@ START_TEST(test_status_rules)
 }
 END_TEST
 
-START_TEST(test_config)
+/* A driver's SET_CONFIG of [off, off+size) at generation gen; len is the
+ * body's length (16 + size when well formed). */
+static void set_config(uint32_t token, uint32_t gen, uint32_t off,
+		       const void *data, uint32_t size, uint32_t len)
 {
 	struct {
 		struct va_config c;
 		uint8_t data[8];
 	} w;
+
+	ck_assert_uint_le(size, sizeof(w.data));
+	memset(&w, 0, sizeof(w));
+	w.c.generation = va_cpu_to_le32(gen);
+	w.c.offset = va_cpu_to_le32(off);
+	w.c.size = va_cpu_to_le32(size);
+	memcpy(w.data, data, size);
+	input(VA_MSG_SET_CONFIG, 0, 0, SESS, token, &w, len);
+}
+
+START_TEST(test_config)
+{
 	struct va_config c = { .offset = 0, .size = va_cpu_to_le32(CFG_SIZE) };
 	struct va_rec r;
 
-	memcpy(va_dev_config(dev), "0123456789abcdef", CFG_SIZE);
+	/* The first bytes are the device's (get_config in va_dev_new). */
+	ck_assert_uint_eq(va_dev_config_generation(dev), 0);
+	ck_assert_mem_eq(va_dev_config(dev), "M\0\0\0\0\0\0\0" "89abcdef",
+			 CFG_SIZE);
+	ck_assert_int_eq(va_dev_config_set(dev, 1, "1234567", 7), 0);
+	ck_assert_uint_eq(va_dev_config_generation(dev), 1);
 	device_info(SESS);
 	input(VA_MSG_GET_CONFIG, 0, 0, SESS, 5, &c, sizeof(c));
 	expect_ok(VA_MSG_GET_CONFIG, 5);
 	r = last_rec(0);
 	ck_assert_uint_eq(r.len, 16 + CFG_SIZE);
-	ck_assert_mem_eq(r.body + 16, "0123456789abcdef", CFG_SIZE);
+	ck_assert_mem_eq(r.body + 16, "M123456789abcdef", CFG_SIZE);
+	memcpy(&c, r.body, sizeof(c));
+	ck_assert_uint_eq(va_le32_to_cpu(c.generation), 1);
 	clear_msgs();
+	c.size = va_cpu_to_le32(CFG_SIZE);
 	c.offset = va_cpu_to_le32(1);
 	input(VA_MSG_GET_CONFIG, 0, 0, SESS, 6, &c, sizeof(c));
 	expect_err(VA_MSG_GET_CONFIG, 6, VA_ERR_RANGE);
@@ -573,28 +622,110 @@ START_TEST(test_config)
 	input(VA_MSG_GET_CONFIG, 0, 0, SESS, 6, &c, sizeof(c));
 	expect_err(VA_MSG_GET_CONFIG, 6, VA_ERR_RANGE);
 
-	/* Writes: ok, wrong generation, refused, bad length. */
-	memset(&w, 0, sizeof(w));
-	w.c.offset = va_cpu_to_le32(2);
-	w.c.size = va_cpu_to_le32(4);
-	memcpy(w.data, "WXYZ", 4);
-	input(VA_MSG_SET_CONFIG, 0, 0, SESS, 7, &w, 16 + 4);
+	/* Writes: ok (no bump: the driver made it), wrong generation,
+	 * refused, bad length. */
+	set_config(7, 1, 2, "WXYZ", 4, 16 + 4);
 	expect_ok(VA_MSG_SET_CONFIG, 7);
 	clear_msgs();
-	ck_assert_mem_eq(va_dev_config(dev), "01WXYZ6789", 10);
-	va_dev_config_changed(dev);
-	va_loop_run_once(loop, 0);
-	ck_assert_uint_eq(last_rec(0).msg_id, VA_MSG_EVENT_CONFIG);
-	clear_msgs();
-	input(VA_MSG_SET_CONFIG, 0, 0, SESS, 8, &w, 16 + 4);
+	ck_assert_mem_eq(va_dev_config(dev), "M1WXYZ6789", 10);
+	ck_assert_uint_eq(va_dev_config_generation(dev), 1);
+	set_config(8, 0, 2, "WXYZ", 4, 16 + 4);
 	expect_err(VA_MSG_SET_CONFIG, 8, VA_ERR_STATE);
-	w.c.generation = va_cpu_to_le32(1);
-	w.c.offset = va_cpu_to_le32(8);
-	input(VA_MSG_SET_CONFIG, 0, 0, SESS, 9, &w, 16 + 4);
+	set_config(9, 1, 8, "WXYZ", 4, 16 + 4);
 	expect_err(VA_MSG_SET_CONFIG, 9, VA_ERR_INVALID);
 	ck_assert_mem_eq(va_dev_config(dev) + 8, "89ab", 4);
-	input(VA_MSG_SET_CONFIG, 0, 0, SESS, 10, &w, 16 + 3);
+	set_config(10, 1, 2, "WXYZ", 4, 16 + 3);
 	expect_err(VA_MSG_SET_CONFIG, 10, VA_ERR_INVALID);
+}
+END_TEST
+
+/* The EVENT_CONFIG of the last message, its only record: the generation. */
+static uint32_t expect_event(void)
+{
+	struct va_event_config ev;
+	struct va_rec r;
+
+	ck_assert_uint_eq(nmsgs, 1);
+	ck_assert_uint_eq(last_count(), 1);
+	r = last_rec(0);
+	ck_assert_uint_eq(r.msg_id, VA_MSG_EVENT_CONFIG);
+	ck_assert_int_eq(va_rec_body(&r, &ev, sizeof(ev), true), 0);
+	clear_msgs();
+	return va_le32_to_cpu(ev.generation);
+}
+
+/* A device's changes: one bump and one event per change that alters a
+ * byte, several fields in one update included; none otherwise. */
+START_TEST(test_config_device_changes)
+{
+	uint32_t gen;
+
+	device_info(SESS);
+	clear_msgs();
+	gen = va_dev_config_generation(dev);
+	/* Nothing changes: no bump, no event. */
+	va_dev_config_update(dev);
+	ck_assert_int_eq(va_dev_config_set(dev, 8, "89ab", 4), 0);
+	ck_assert_int_eq(va_dev_config_set(dev, 3, "", 0), 0);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	ck_assert_uint_eq(va_dev_config_generation(dev), gen);
+
+	/* Two fields in one update: one bump, one event. */
+	memcpy(fake_fields, "XY", 2);
+	fake_fields[4] = 'Z';
+	va_dev_config_update(dev);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(va_dev_config_generation(dev), gen + 1);
+	ck_assert_uint_eq(expect_event(), gen + 1);
+	ck_assert_mem_eq(va_dev_config(dev) + 8, "XYabZdef", 8);
+
+	/* By offset: the same rule; outside the space nothing changes. */
+	ck_assert_int_eq(va_dev_config_set(dev, 14, "!!", 2), 0);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(expect_event(), gen + 2);
+	ck_assert_int_eq(va_dev_config_set(dev, 15, "??", 2), -ERANGE);
+	ck_assert_int_eq(va_dev_config_set(dev, 0xffffffffu, "??", 2),
+			 -ERANGE);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(nmsgs, 0);
+	ck_assert_uint_eq(va_dev_config_generation(dev), gen + 2);
+	ck_assert_mem_eq(va_dev_config(dev) + 8, "XYabZd!!", 8);
+}
+END_TEST
+
+/* A refused driver write leaves bytes and generation alone; an accepted
+ * one bumps nothing; a reset gives the device's values back, no bump. */
+START_TEST(test_config_driver_writes)
+{
+	uint8_t before[CFG_SIZE];
+	uint32_t gen;
+
+	device_info(SESS);
+	clear_msgs();
+	memcpy(before, va_dev_config(dev), CFG_SIZE);
+	gen = va_dev_config_generation(dev);
+	set_config(7, gen, 8, "PQRS", 4, 16 + 4);
+	expect_err(VA_MSG_SET_CONFIG, 7, VA_ERR_INVALID);
+	/* The device judged the space as the write would leave it... */
+	ck_assert_uint_eq(config_writes, 1);
+	ck_assert_mem_eq(seen_cfg + 8, "PQRS", 4);
+	/* ...and, refused, nothing changed. */
+	ck_assert_mem_eq(va_dev_config(dev), before, CFG_SIZE);
+	ck_assert_uint_eq(va_dev_config_generation(dev), gen);
+
+	set_config(8, gen, 0, "m", 1, 16 + 1);
+	expect_ok(VA_MSG_SET_CONFIG, 8);
+	clear_msgs();
+	ck_assert_uint_eq(fake_mode, 'm');
+	ck_assert_uint_eq(va_dev_config(dev)[0], 'm');
+	ck_assert_uint_eq(va_dev_config_generation(dev), gen);
+
+	ck_assert_uint_eq(set_status(SESS, 0), 0);
+	ck_assert_uint_eq(va_dev_config(dev)[0], 'M');
+	ck_assert_mem_eq(va_dev_config(dev), before, CFG_SIZE);
+	ck_assert_uint_eq(va_dev_config_generation(dev), gen);
+	ck_assert_uint_eq(nmsgs, 0);
 }
 END_TEST
 
@@ -1455,6 +1586,8 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, test_features);
 	tcase_add_test(tc, test_status_rules);
 	tcase_add_test(tc, test_config);
+	tcase_add_test(tc, test_config_device_changes);
+	tcase_add_test(tc, test_config_driver_writes);
 	tcase_add_test(tc, test_vqueue);
 	tcase_add_test(tc, test_request_errors);
 	tcase_add_test(tc, test_session_change_drops);

@@ -23,6 +23,7 @@
 #include <check.h>
 #include <ctype.h>
 #include <errno.h>
+#include <linux/virtio_config.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -628,6 +629,23 @@ START_TEST(test_header_invariants)
 }
 END_TEST
 
+/*
+ * protocol.h depends on no header, so the virtio values the wire carries
+ * (status bits, VERSION_1) are written there; they must be virtio's own,
+ * as Linux's uapi header has them.
+ */
+START_TEST(test_virtio_values)
+{
+	ck_assert_uint_eq(VA_STATUS_ACKNOWLEDGE, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	ck_assert_uint_eq(VA_STATUS_DRIVER, VIRTIO_CONFIG_S_DRIVER);
+	ck_assert_uint_eq(VA_STATUS_DRIVER_OK, VIRTIO_CONFIG_S_DRIVER_OK);
+	ck_assert_uint_eq(VA_STATUS_FEATURES_OK, VIRTIO_CONFIG_S_FEATURES_OK);
+	ck_assert_uint_eq(VA_STATUS_NEEDS_RESET, VIRTIO_CONFIG_S_NEEDS_RESET);
+	ck_assert_uint_eq(VA_STATUS_FAILED, VIRTIO_CONFIG_S_FAILED);
+	ck_assert_uint_eq(VA_F_VERSION_1_BIT, VIRTIO_F_VERSION_1);
+}
+END_TEST
+
 /* The checker itself must notice a disagreement: feed it wrong tables. */
 START_TEST(test_checker_detects_mismatch)
 {
@@ -680,6 +698,7 @@ static Suite *protocol_suite(void)
 	TCase *tc = tcase_create("doc-vs-header");
 
 	tcase_add_test(tc, test_header_invariants);
+	tcase_add_test(tc, test_virtio_values);
 	tcase_add_test(tc, test_checker_detects_mismatch);
 	tcase_add_test(tc, test_doc_parses);
 	tcase_add_test(tc, test_struct_layouts);

@@ -42,6 +42,7 @@
 
 #define BLK_MAX_RETRIES		64	/* per request: short I/O, EAGAIN */
 #define BLK_LOCK_WAIT_MS	3000u	/* for a killed predecessor's lock */
+#define BLK_HDR			((uint32_t)sizeof(struct virtio_blk_outhdr))
 
 struct blk_seg {
 	uint64_t off;		/* bytes */
@@ -77,7 +78,7 @@ struct blk {
 	uint32_t max_data;
 	uint64_t features;		/* negotiated */
 	bool writeback;			/* effective cache mode */
-	uint8_t cfg[BLK_CONFIG_SIZE];	/* our copy of the config space */
+	bool wce;			/* config wce: the driver's choice */
 	char serial[VIRTIO_BLK_ID_BYTES];
 
 	struct blk_worker *worker;
@@ -93,44 +94,9 @@ struct blk {
 
 static struct va_ratelimit blk_rl = VA_RATELIMIT_INIT(5000, 10);
 
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	put_le16(p, (uint16_t)v);
-	put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
 static bool has_feature(const struct blk *b, unsigned int bit)
 {
 	return b->features & (1ull << bit);
-}
-
-static void publish_config(struct blk *b)
-{
-	if (b->dev)
-		memcpy(va_dev_config(b->dev), b->cfg, sizeof(b->cfg));
 }
 
 /* The cache mode in force: writeback needs FLUSH negotiated; with
@@ -140,7 +106,7 @@ static void update_cache_mode(struct blk *b)
 	if (!has_feature(b, VIRTIO_BLK_F_FLUSH))
 		b->writeback = false;
 	else if (has_feature(b, VIRTIO_BLK_F_CONFIG_WCE))
-		b->writeback = b->cfg[BLK_CFG_WCE] != 0;
+		b->writeback = b->wce;
 	else
 		b->writeback = b->opts.cache != BLK_CACHE_WRITETHROUGH;
 }
@@ -269,7 +235,7 @@ static int start_rw(struct blk *b, struct blk_req *br, uint64_t sector)
 	}
 	br->io.op = br->type == VIRTIO_BLK_T_IN ? BLK_IO_READ : BLK_IO_WRITE;
 	br->io.dsync = br->io.op == BLK_IO_WRITE && !b->writeback;
-	br->io.off = sector * VIRTIO_BLK_SECTOR;
+	br->io.off = sector * BLK_SECTOR;
 	br->io.iov.iov_base = buf;
 	br->io.iov.iov_len = br->data_len;
 	br->io.opaque = br;
@@ -322,7 +288,7 @@ static int zero_seg(struct blk *b, const struct blk_seg *s)
 {
 	int r = -EOPNOTSUPP;
 
-	if (s->flags & VIRTIO_BLK_WZ_F_UNMAP)
+	if (s->flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
 		r = fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			      (off_t)s->off, (off_t)s->len) < 0 ? -errno : 0;
 	if (r == -EOPNOTSUPP || r == -EINVAL)
@@ -367,12 +333,12 @@ static void segs_done(struct blk_job *job, int res)
 static const char *check_range(const struct blk *b, uint64_t sector,
 			       uint64_t bytes)
 {
-	uint64_t sectors = bytes / VIRTIO_BLK_SECTOR;
+	uint64_t sectors = bytes / BLK_SECTOR;
 
 	if (bytes % b->block_size)
 		return "length not a multiple of the block size";
-	if ((sector * VIRTIO_BLK_SECTOR) % b->block_size ||
-	    sector > UINT64_MAX / VIRTIO_BLK_SECTOR)
+	if ((sector * BLK_SECTOR) % b->block_size ||
+	    sector > UINT64_MAX / BLK_SECTOR)
 		return "sector not aligned to the block size";
 	if (sector > b->capacity || sectors > b->capacity - sector)
 		return "beyond the end of the device";
@@ -382,7 +348,7 @@ static const char *check_range(const struct blk *b, uint64_t sector,
 static int start_segs(struct blk *b, struct va_req *req, struct blk_req *br)
 {
 	bool discard = br->type == VIRTIO_BLK_T_DISCARD;
-	uint32_t bytes = req->out_len - 16;
+	uint32_t bytes = req->out_len - BLK_HDR;
 	uint32_t max_sectors = BLK_MAX_DISCARD_SECTORS;
 	uint32_t i;
 
@@ -393,10 +359,10 @@ static int start_segs(struct blk *b, struct va_req *req, struct blk_req *br)
 	if (b->opts.readonly)
 		return finish_err(b, req, br, VIRTIO_BLK_S_IOERR,
 				  "read-only device");
-	if (bytes == 0 || bytes % 16)
+	if (bytes == 0 || bytes % sizeof(struct virtio_blk_discard_write_zeroes))
 		return finish_err(b, req, br, VIRTIO_BLK_S_IOERR,
 				  "bad segment list length");
-	br->nsegs = bytes / 16;
+	br->nsegs = bytes / sizeof(struct virtio_blk_discard_write_zeroes);
 	if (br->nsegs > BLK_MAX_DISCARD_SEG)
 		return finish_err(b, req, br, VIRTIO_BLK_S_IOERR,
 				  "too many segments");
@@ -404,23 +370,27 @@ static int start_segs(struct blk *b, struct va_req *req, struct blk_req *br)
 	if (!br->segs)
 		return finish_err(b, req, br, VIRTIO_BLK_S_IOERR, "no memory");
 	for (i = 0; i < br->nsegs; i++) {
-		const uint8_t *p = req->out + 16 + 16 * i;
-		uint64_t sector = get_le64(p);
-		uint32_t num = get_le32(p + 8);
-		uint32_t flags = get_le32(p + 12);
+		struct virtio_blk_discard_write_zeroes seg;
+		uint64_t sector;
+		uint32_t num, flags;
 		const char *why;
 
-		if (discard ? flags != 0 : (flags & ~VIRTIO_BLK_WZ_F_UNMAP))
+		memcpy(&seg, req->out + BLK_HDR + i * sizeof(seg), sizeof(seg));
+		sector = va_le64_to_cpu(seg.sector);
+		num = va_le32_to_cpu(seg.num_sectors);
+		flags = va_le32_to_cpu(seg.flags);
+
+		if (discard ? flags != 0 : (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
 			return finish_err(b, req, br, VIRTIO_BLK_S_UNSUPP,
 					  "unsupported segment flags");
 		if (num > max_sectors)
 			return finish_err(b, req, br, VIRTIO_BLK_S_IOERR,
 					  "segment too large");
-		why = check_range(b, sector, (uint64_t)num * VIRTIO_BLK_SECTOR);
+		why = check_range(b, sector, (uint64_t)num * BLK_SECTOR);
 		if (why)
 			return finish_err(b, req, br, VIRTIO_BLK_S_IOERR, why);
-		br->segs[i].off = sector * VIRTIO_BLK_SECTOR;
-		br->segs[i].len = (uint64_t)num * VIRTIO_BLK_SECTOR;
+		br->segs[i].off = sector * BLK_SECTOR;
+		br->segs[i].len = (uint64_t)num * BLK_SECTOR;
 		br->segs[i].flags = flags;
 	}
 	br->dsync = !b->writeback;
@@ -437,6 +407,7 @@ static int start_segs(struct blk *b, struct va_req *req, struct blk_req *br)
 
 static int handle(struct blk *b, struct va_req *req)
 {
+	struct virtio_blk_outhdr hdr;
 	struct blk_req *br;
 	uint64_t sector;
 	const char *why;
@@ -445,7 +416,7 @@ static int handle(struct blk *b, struct va_req *req)
 	b->pending++;
 	if (req->in_len == 0)
 		return finish_err(b, req, NULL, 0, "no status byte");
-	if (req->out_len < 16)
+	if (req->out_len < BLK_HDR)
 		return finish_err(b, req, NULL, VIRTIO_BLK_S_IOERR,
 				  "no request header");
 	br = calloc(1, sizeof(*br));
@@ -454,14 +425,15 @@ static int handle(struct blk *b, struct va_req *req)
 	br->b = b;
 	br->vreq = req;
 	req->priv = br;
-	br->type = get_le32(req->out);
-	sector = get_le64(req->out + 8);
+	memcpy(&hdr, req->out, BLK_HDR);
+	br->type = va_le32_to_cpu(hdr.type);
+	sector = va_le64_to_cpu(hdr.sector);
 
 	switch (br->type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
 		if (br->type == VIRTIO_BLK_T_IN) {
-			if (req->out_len != 16)
+			if (req->out_len != BLK_HDR)
 				return finish_err(b, req, br, VIRTIO_BLK_S_IOERR,
 						  "read with data");
 			br->data = req->in;
@@ -470,8 +442,8 @@ static int handle(struct blk *b, struct va_req *req)
 			if (b->opts.readonly)
 				return finish_err(b, req, br, VIRTIO_BLK_S_IOERR,
 						  "write to a read-only device");
-			br->data = (uint8_t *)req->out + 16;
-			br->data_len = req->out_len - 16;
+			br->data = (uint8_t *)req->out + BLK_HDR;
+			br->data_len = req->out_len - BLK_HDR;
 		}
 		if (br->data_len > b->max_data)
 			return finish_err(b, req, br, VIRTIO_BLK_S_IOERR,
@@ -487,14 +459,14 @@ static int handle(struct blk *b, struct va_req *req)
 					  "no memory");
 		return 0;
 	case VIRTIO_BLK_T_FLUSH:
-		if (req->out_len != 16)
+		if (req->out_len != BLK_HDR)
 			return finish_err(b, req, br, VIRTIO_BLK_S_IOERR,
 					  "flush with data");
 		br->io.op = BLK_IO_FLUSH;
 		br->io.opaque = br;
 		return queue_io(br);
 	case VIRTIO_BLK_T_GET_ID:
-		if (req->out_len != 16 || req->in_len - 1 < VIRTIO_BLK_ID_BYTES)
+		if (req->out_len != BLK_HDR || req->in_len - 1 < VIRTIO_BLK_ID_BYTES)
 			return finish_err(b, req, br, VIRTIO_BLK_S_IOERR,
 					  "bad GET_ID buffers");
 		memset(req->in, 0, req->in_len - 1);
@@ -544,23 +516,19 @@ int blk_write_config(void *opaque, const uint8_t *cfg, uint32_t off,
 		     uint32_t size)
 {
 	struct blk *b = opaque;
+	const uint32_t wce = offsetof(struct virtio_blk_config, wce);
 
 	/* Only the wce byte is writable, and only with CONFIG_WCE. */
-	if (off == BLK_CFG_WCE && size == 1 &&
-	    has_feature(b, VIRTIO_BLK_F_CONFIG_WCE) && cfg[BLK_CFG_WCE] <= 1) {
-		b->cfg[BLK_CFG_WCE] = cfg[BLK_CFG_WCE];
+	if (off == wce && size == 1 &&
+	    has_feature(b, VIRTIO_BLK_F_CONFIG_WCE) && cfg[wce] <= 1) {
+		b->wce = cfg[wce];
 		update_cache_mode(b);
 		va_info("blk: cache mode now %s",
 			b->writeback ? "writeback" : "writethrough");
 		return 0;
 	}
-	/* Refused: the core restores its bytes. */
+	/* Refused: the core keeps its bytes. */
 	return -EINVAL;
-}
-
-const uint8_t *blk_config(const struct blk *b)
-{
-	return b->cfg;
 }
 
 unsigned int blk_pending(const struct blk *b)
@@ -634,16 +602,16 @@ static void blk_reset(void *opaque)
 {
 	struct blk *b = opaque;
 
-	b->cfg[BLK_CFG_WCE] = b->opts.cache != BLK_CACHE_WRITETHROUGH;
+	b->wce = b->opts.cache != BLK_CACHE_WRITETHROUGH;
 	b->features = 0;
 	update_cache_mode(b);
-	publish_config(b);
 }
 
 static const struct va_dev_ops blk_ops = {
 	.request = blk_request,
 	.kick = blk_kick,
 	.set_features = blk_set_features,
+	.get_config = blk_get_config,
 	.write_config = blk_write_config,
 	.reset = blk_reset,
 };
@@ -672,31 +640,33 @@ static int image_size(struct blk *b, uint64_t *ret)
 	return 0;
 }
 
-static void fill_config(struct blk *b)
+void blk_get_config(void *opaque, uint8_t *cfg)
 {
-	uint8_t *c = b->cfg;
+	const struct blk *b = opaque;
+	struct virtio_blk_config c;
 	uint32_t phys_exp = 0;
 
 	while ((b->block_size << (phys_exp + 1)) <= b->phys_block &&
 	       phys_exp < 15)
 		phys_exp++;
-	memset(c, 0, sizeof(b->cfg));
-	put_le64(c + BLK_CFG_CAPACITY, b->capacity);
-	put_le32(c + BLK_CFG_SIZE_MAX, b->size_max);
-	put_le32(c + BLK_CFG_SEG_MAX, b->seg_max);
-	put_le32(c + BLK_CFG_BLK_SIZE, b->block_size);
-	c[BLK_CFG_PHYS_EXP] = (uint8_t)phys_exp;
-	c[BLK_CFG_ALIGN_OFF] = 0;
-	put_le16(c + BLK_CFG_MIN_IO, (uint16_t)(1u << phys_exp));
-	put_le32(c + BLK_CFG_OPT_IO, 0);
-	c[BLK_CFG_WCE] = b->opts.cache != BLK_CACHE_WRITETHROUGH;
-	put_le16(c + BLK_CFG_NUM_QUEUES, b->opts.queues);
-	put_le32(c + BLK_CFG_MAX_DISCARD_SECTORS, BLK_MAX_DISCARD_SECTORS);
-	put_le32(c + BLK_CFG_MAX_DISCARD_SEG, BLK_MAX_DISCARD_SEG);
-	put_le32(c + BLK_CFG_DISCARD_ALIGN, b->block_size / VIRTIO_BLK_SECTOR);
-	put_le32(c + BLK_CFG_MAX_WZ_SECTORS, BLK_MAX_DISCARD_SECTORS);
-	put_le32(c + BLK_CFG_MAX_WZ_SEG, BLK_MAX_DISCARD_SEG);
-	c[BLK_CFG_WZ_MAY_UNMAP] = 1;
+	memset(&c, 0, sizeof(c));
+	c.capacity = va_cpu_to_le64(b->capacity);
+	c.size_max = va_cpu_to_le32(b->size_max);
+	c.seg_max = va_cpu_to_le32(b->seg_max);
+	c.blk_size = va_cpu_to_le32(b->block_size);
+	c.physical_block_exp = (uint8_t)phys_exp;
+	c.alignment_offset = 0;
+	c.min_io_size = va_cpu_to_le16((uint16_t)(1u << phys_exp));
+	c.opt_io_size = 0;
+	c.wce = b->wce;
+	c.num_queues = va_cpu_to_le16(b->opts.queues);
+	c.max_discard_sectors = va_cpu_to_le32(BLK_MAX_DISCARD_SECTORS);
+	c.max_discard_seg = va_cpu_to_le32(BLK_MAX_DISCARD_SEG);
+	c.discard_sector_alignment = va_cpu_to_le32(b->block_size / BLK_SECTOR);
+	c.max_write_zeroes_sectors = va_cpu_to_le32(BLK_MAX_DISCARD_SECTORS);
+	c.max_write_zeroes_seg = va_cpu_to_le32(BLK_MAX_DISCARD_SEG);
+	c.write_zeroes_may_unmap = 1;
+	memcpy(cfg, &c, BLK_CONFIG_SIZE);
 }
 
 /*
@@ -894,7 +864,7 @@ int blk_new(const struct blk_opts *opts, struct blk **ret)
 		r = -EINVAL;
 		goto fail;
 	}
-	b->capacity = size / VIRTIO_BLK_SECTOR;
+	b->capacity = size / BLK_SECTOR;
 	r = choose_limits(b, b->opts.ring_len);
 	if (r < 0) {
 		va_err("blk: --ring-len %u is too small for one block",
@@ -914,7 +884,7 @@ int blk_new(const struct blk_opts *opts, struct blk **ret)
 	r = setup_engine(b);
 	if (r < 0)
 		goto fail;
-	fill_config(b);
+	b->wce = b->opts.cache != BLK_CACHE_WRITETHROUGH;
 	update_cache_mode(b);
 	va_info("blk: %s: %llu sectors, block size %u, %s engine, %s%s",
 		b->opts.image, (unsigned long long)b->capacity, b->block_size,
@@ -973,7 +943,7 @@ void blk_dev_info(const struct blk *b, struct va_dev_info *ret)
 	if (b->opts.queues > 1)
 		f |= 1ull << VIRTIO_BLK_F_MQ;
 	memset(ret, 0, sizeof(*ret));
-	ret->device_id = VIRTIO_BLK_ID;
+	ret->device_id = VIRTIO_ID_BLOCK;
 	ret->vendor_id = 0x5641;	/* "VA" */
 	ret->features = f;
 	ret->num_queues = b->opts.queues;
@@ -991,7 +961,6 @@ int blk_attach(struct blk *b, struct va_dev *dev, struct va_loop *loop)
 	int r;
 
 	b->dev = dev;
-	publish_config(b);
 	if (!loop)
 		return 0;
 	r = va_loop_add_fd(loop, blk_engine_fd(b->engine), EPOLLIN, on_event, b);
@@ -1028,7 +997,7 @@ int blk_resize(struct blk *b)
 		va_warn("blk: size %llu of %s is not a multiple of the block size "
 			"%u; the tail is not exposed", (unsigned long long)size,
 			b->opts.image, b->block_size);
-	cap = size / b->block_size * b->block_size / VIRTIO_BLK_SECTOR;
+	cap = size / b->block_size * b->block_size / BLK_SECTOR;
 	if (cap == b->capacity) {
 		va_info("blk: capacity unchanged (%llu sectors)",
 			(unsigned long long)cap);
@@ -1037,10 +1006,7 @@ int blk_resize(struct blk *b)
 	va_notice("blk: capacity %llu -> %llu sectors",
 		  (unsigned long long)b->capacity, (unsigned long long)cap);
 	b->capacity = cap;
-	put_le64(b->cfg + BLK_CFG_CAPACITY, cap);
-	if (b->dev) {
-		publish_config(b);
-		va_dev_config_changed(b->dev);
-	}
+	if (b->dev)
+		va_dev_config_update(b->dev);	/* EVENT_CONFIG */
 	return 1;
 }

@@ -16,59 +16,27 @@
 #ifndef VA_BLK_H
 #define VA_BLK_H
 
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "device.h"
 #include "loop.h"
 #include "blk-engine.h"
 
-/* virtio-blk (virtio 1.x section 5.2) */
-#define VIRTIO_BLK_ID			2u
-#define VIRTIO_BLK_F_SIZE_MAX		1
-#define VIRTIO_BLK_F_SEG_MAX		2
-#define VIRTIO_BLK_F_RO			5
-#define VIRTIO_BLK_F_BLK_SIZE		6
-#define VIRTIO_BLK_F_FLUSH		9
-#define VIRTIO_BLK_F_TOPOLOGY		10
-#define VIRTIO_BLK_F_CONFIG_WCE		11
-#define VIRTIO_BLK_F_MQ			12
-#define VIRTIO_BLK_F_DISCARD		13
-#define VIRTIO_BLK_F_WRITE_ZEROES	14
-
-#define VIRTIO_BLK_T_IN			0
-#define VIRTIO_BLK_T_OUT		1
-#define VIRTIO_BLK_T_FLUSH		4
-#define VIRTIO_BLK_T_GET_ID		8
-#define VIRTIO_BLK_T_DISCARD		11
-#define VIRTIO_BLK_T_WRITE_ZEROES	13
-
-#define VIRTIO_BLK_S_OK			0
-#define VIRTIO_BLK_S_IOERR		1
-#define VIRTIO_BLK_S_UNSUPP		2
-
-#define VIRTIO_BLK_WZ_F_UNMAP		1u
-#define VIRTIO_BLK_ID_BYTES		20u
-#define VIRTIO_BLK_SECTOR		512u
-
-/* Config space offsets (struct virtio_blk_config) and the part we expose. */
-#define BLK_CFG_CAPACITY		0	/* le64, 512-byte sectors */
-#define BLK_CFG_SIZE_MAX		8	/* le32 */
-#define BLK_CFG_SEG_MAX			12	/* le32 */
-#define BLK_CFG_BLK_SIZE		20	/* le32 */
-#define BLK_CFG_PHYS_EXP		24	/* u8 */
-#define BLK_CFG_ALIGN_OFF		25	/* u8 */
-#define BLK_CFG_MIN_IO			26	/* le16, logical blocks */
-#define BLK_CFG_OPT_IO			28	/* le32, logical blocks */
-#define BLK_CFG_WCE			32	/* u8 */
-#define BLK_CFG_NUM_QUEUES		34	/* le16 */
-#define BLK_CFG_MAX_DISCARD_SECTORS	36	/* le32 */
-#define BLK_CFG_MAX_DISCARD_SEG		40	/* le32 */
-#define BLK_CFG_DISCARD_ALIGN		44	/* le32, sectors */
-#define BLK_CFG_MAX_WZ_SECTORS		48	/* le32 */
-#define BLK_CFG_MAX_WZ_SEG		52	/* le32 */
-#define BLK_CFG_WZ_MAY_UNMAP		56	/* u8 */
-#define BLK_CONFIG_SIZE			60
+/*
+ * virtio-blk's own definitions (feature bits VIRTIO_BLK_F_*, request types
+ * VIRTIO_BLK_T_*, statuses VIRTIO_BLK_S_*, struct virtio_blk_config,
+ * struct virtio_blk_outhdr, struct virtio_blk_discard_write_zeroes) come
+ * from Linux's uapi headers; only what they lack is defined here.
+ */
+#define BLK_SECTOR			512u	/* virtio-blk's sector */
+/* The config space we expose: struct virtio_blk_config up to
+ * write_zeroes_may_unmap and its padding (no secure erase, no zones). */
+#define BLK_CONFIG_SIZE \
+	((uint32_t)offsetof(struct virtio_blk_config, max_secure_erase_sectors))
 
 /* Our limits.  SIZE_MAX and SEG_MAX are chosen from the ring length so
  * that the largest request and its response fit one Argo message. */
@@ -112,8 +80,7 @@ void blk_free(struct blk *b);
 /* What to give va_dev_new (opaque: the struct blk). */
 void blk_dev_info(const struct blk *b, struct va_dev_info *ret);
 const struct va_dev_ops *blk_dev_ops(void);
-/* Bind to the device (config space copied into the core) and watch the
- * engine's and worker's fds in loop. */
+/* Bind to the device and watch the engine's and worker's fds in loop. */
 int blk_attach(struct blk *b, struct va_dev *dev, struct va_loop *loop);
 /* Stop watching the loop and forget the device (before freeing them). */
 void blk_detach(struct blk *b);
@@ -133,10 +100,13 @@ void blk_set_complete(struct blk *b, blk_complete_fn fn);
 void blk_request(void *opaque, struct va_req *req);
 void blk_kick(void *opaque);
 int blk_set_features(void *opaque, uint64_t features);
-/* cfg: the config space after the driver's write of [off, off+size). */
+/* cfg: the config space as the driver's write of [off, off+size) would
+ * leave it; only the wce byte is writable (with CONFIG_WCE). */
 int blk_write_config(void *opaque, const uint8_t *cfg, uint32_t off,
 		     uint32_t size);
-const uint8_t *blk_config(const struct blk *b);
+/* The config space's BLK_CONFIG_SIZE bytes from blk's state (the core's
+ * ops->get_config; tests read the config through it). */
+void blk_get_config(void *opaque, uint8_t *cfg);
 /* Process completions, waiting at most timeout_ms for one. */
 int blk_poll(struct blk *b, int timeout_ms);
 /* Requests handed to blk and not yet completed. */

@@ -50,15 +50,15 @@ struct bad_req {
 };
 
 static const struct bad_req bad_reqs[] = {
-	{ "read past the end", GBLK_T_IN, 0, 0, 512, 1 },
-	{ "write across the end", GBLK_T_OUT, 1, 0, 1024, 1 },
-	{ "read at sector 2^64-1", GBLK_T_IN, -1, UINT64_MAX, 512, 1 },
-	{ "write at a wrapping sector", GBLK_T_OUT, -1, UINT64_MAX / 512 + 1, 512, 1 },
-	{ "unaligned read length", GBLK_T_IN, -1, 0, 100, 1 },
-	{ "unaligned write length", GBLK_T_OUT, -1, 0, 700, 1 },
+	{ "read past the end", VIRTIO_BLK_T_IN, 0, 0, 512, 1 },
+	{ "write across the end", VIRTIO_BLK_T_OUT, 1, 0, 1024, 1 },
+	{ "read at sector 2^64-1", VIRTIO_BLK_T_IN, -1, UINT64_MAX, 512, 1 },
+	{ "write at a wrapping sector", VIRTIO_BLK_T_OUT, -1, UINT64_MAX / 512 + 1, 512, 1 },
+	{ "unaligned read length", VIRTIO_BLK_T_IN, -1, 0, 100, 1 },
+	{ "unaligned write length", VIRTIO_BLK_T_OUT, -1, 0, 700, 1 },
 	{ "unknown type 99", 99, -1, 0, 0, 2 },
 	{ "GET_LIFETIME (not offered)", 10, -1, 0, 48, 2 },
-	{ "GET_ID with 10 bytes", GBLK_T_GET_ID, -1, 0, 10, 1 },
+	{ "GET_ID with 10 bytes", VIRTIO_BLK_T_GET_ID, -1, 0, 10, 1 },
 };
 #define N_BAD (sizeof(bad_reqs) / sizeof(bad_reqs[0]))
 
@@ -170,7 +170,7 @@ static void on_done(struct va_guest *g, uint32_t id, int result, void *opaque);
 static int submit(struct slot *s)
 {
 	struct bench *b = s->b;
-	uint32_t type = b->write ? GBLK_T_OUT : GBLK_T_IN, len = b->bs;
+	uint32_t type = b->write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, len = b->bs;
 	int64_t r;
 
 	s->sector = next_sector(b);
@@ -213,7 +213,7 @@ static void on_done(struct va_guest *g, uint32_t id, int result, void *opaque)
 	if (s->bad != BAD_NONE) {
 		const struct bad_req *br = &bad_reqs[s->bad];
 
-		if (result != (int)(br->type == GBLK_T_OUT ? 1 : br->len + 1) ||
+		if (result != (int)(br->type == VIRTIO_BLK_T_OUT ? 1 : br->len + 1) ||
 		    s->status != br->status) {
 			b->errors++;
 			fprintf(stderr, "virtio-argo-guest: bad request '%s': "
@@ -234,7 +234,7 @@ static void on_done(struct va_guest *g, uint32_t id, int result, void *opaque)
 		} else {
 			b->ios++;
 		}
-	} else if (result != expect || s->status != GBLK_S_OK) {
+	} else if (result != expect || s->status != VIRTIO_BLK_S_OK) {
 		b->errors++;
 		if (b->errors <= 5)
 			fprintf(stderr, "virtio-argo-guest: request at sector %llu "

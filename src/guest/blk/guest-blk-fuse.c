@@ -146,7 +146,7 @@ static int do_req(struct fblk *fb, uint32_t type, uint64_t sector, void *buf,
 	while (!w.done)
 		pthread_cond_wait(&fb->cond, &fb->lock);
 	pthread_mutex_unlock(&fb->lock);
-	if (w.result < 0 || w.status != GBLK_S_OK)
+	if (w.result < 0 || w.status != VIRTIO_BLK_S_OK)
 		return -EIO;
 	return 0;
 }
@@ -246,14 +246,14 @@ static int f_read(const char *path, char *buf, size_t size, off_t off,
 	end = ((uint64_t)off + size + bs - 1) / bs * bs;
 	pthread_rwlock_rdlock(&fb->rmw);
 	if (start == (uint64_t)off && end == (uint64_t)off + size) {
-		r = do_io(fb, GBLK_T_IN, start, (uint8_t *)buf, size);
+		r = do_io(fb, VIRTIO_BLK_T_IN, start, (uint8_t *)buf, size);
 	} else {
 		tmp = malloc(end - start);
 		if (!tmp) {
 			pthread_rwlock_unlock(&fb->rmw);
 			return -ENOMEM;
 		}
-		r = do_io(fb, GBLK_T_IN, start, tmp, end - start);
+		r = do_io(fb, VIRTIO_BLK_T_IN, start, tmp, end - start);
 		if (r == 0)
 			memcpy(buf, tmp + ((uint64_t)off - start), size);
 		free(tmp);
@@ -282,7 +282,7 @@ static int f_write(const char *path, const char *buf, size_t size, off_t off,
 	end = ((uint64_t)off + size + bs - 1) / bs * bs;
 	if (start == (uint64_t)off && end == (uint64_t)off + size) {
 		pthread_rwlock_rdlock(&fb->rmw);
-		r = do_io(fb, GBLK_T_OUT, start, (uint8_t *)buf, size);
+		r = do_io(fb, VIRTIO_BLK_T_OUT, start, (uint8_t *)buf, size);
 		pthread_rwlock_unlock(&fb->rmw);
 		return r < 0 ? r : (int)size;
 	}
@@ -291,12 +291,12 @@ static int f_write(const char *path, const char *buf, size_t size, off_t off,
 	if (!tmp)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&fb->rmw);
-	r = do_io(fb, GBLK_T_IN, start, tmp, bs);
+	r = do_io(fb, VIRTIO_BLK_T_IN, start, tmp, bs);
 	if (r == 0 && end - start > bs)
-		r = do_io(fb, GBLK_T_IN, end - bs, tmp + (end - start - bs), bs);
+		r = do_io(fb, VIRTIO_BLK_T_IN, end - bs, tmp + (end - start - bs), bs);
 	if (r == 0) {
 		memcpy(tmp + ((uint64_t)off - start), buf, size);
-		r = do_io(fb, GBLK_T_OUT, start, tmp, end - start);
+		r = do_io(fb, VIRTIO_BLK_T_OUT, start, tmp, end - start);
 	}
 	pthread_rwlock_unlock(&fb->rmw);
 	free(tmp);
@@ -320,11 +320,11 @@ static int f_fallocate(const char *path, int mode, off_t off, off_t len,
 	if (fb->gb.readonly)
 		return -EROFS;
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
-		type = GBLK_T_DISCARD;
+		type = VIRTIO_BLK_T_DISCARD;
 		max = fb->gb.max_discard;
 	} else if (mode == FALLOC_FL_ZERO_RANGE ||
 		   mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) {
-		type = GBLK_T_WRITE_ZEROES;
+		type = VIRTIO_BLK_T_WRITE_ZEROES;
 		max = fb->gb.max_write_zeroes;
 	} else {
 		return -EOPNOTSUPP;
@@ -362,7 +362,7 @@ static int f_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	/* Without FLUSH the device is writethrough: nothing to do. */
 	if (!fb->gb.flush)
 		return 0;
-	return do_req(fb, GBLK_T_FLUSH, 0, NULL, 0);
+	return do_req(fb, VIRTIO_BLK_T_FLUSH, 0, NULL, 0);
 }
 
 static int f_truncate(const char *path, off_t size, struct fuse_file_info *fi)

@@ -44,29 +44,24 @@ int gblk_parse_size(const char *s, uint64_t *ret)
 	return 0;
 }
 
-static uint32_t le32_at(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 int gblk_refresh(struct gblk *gb)
 {
-	uint8_t cfg[GBLK_CFG_LEN] = { 0 };
+	struct virtio_blk_config cfg;
 	uint32_t gen, cfg_len = va_guest_devinfo(gb->g)->config_size;
 	int r;
 
+	/* Fields past the device's config_size read as 0. */
+	memset(&cfg, 0, sizeof(cfg));
 	if (cfg_len > sizeof(cfg))
 		cfg_len = sizeof(cfg);
-	r = va_guest_get_config(gb->g, 0, cfg, cfg_len, &gen);
+	r = va_guest_get_config(gb->g, 0, &cfg, cfg_len, &gen);
 
 	if (r < 0)
 		return r;
-	gb->capacity = (uint64_t)le32_at(cfg + GBLK_CFG_CAPACITY) |
-		       (uint64_t)le32_at(cfg + GBLK_CFG_CAPACITY + 4) << 32;
+	gb->capacity = va_le64_to_cpu(cfg.capacity);
 	gb->block_size = 512;
-	if (gb->features & (1ull << GBLK_F_BLK_SIZE)) {
-		uint32_t bs = le32_at(cfg + GBLK_CFG_BLK_SIZE);
+	if (gb->features & (1ull << VIRTIO_BLK_F_BLK_SIZE)) {
+		uint32_t bs = va_le32_to_cpu(cfg.blk_size);
 
 		if (bs >= 512 && bs <= 65536 && !(bs & (bs - 1)))
 			gb->block_size = bs;
@@ -81,10 +76,10 @@ int gblk_refresh(struct gblk *gb)
 		if (out < gb->max_data)
 			gb->max_data = out;
 	}
-	if ((gb->features & (1ull << GBLK_F_SIZE_MAX)) &&
-	    (gb->features & (1ull << GBLK_F_SEG_MAX))) {
-		uint64_t m = (uint64_t)le32_at(cfg + GBLK_CFG_SIZE_MAX) *
-			     le32_at(cfg + GBLK_CFG_SEG_MAX);
+	if ((gb->features & (1ull << VIRTIO_BLK_F_SIZE_MAX)) &&
+	    (gb->features & (1ull << VIRTIO_BLK_F_SEG_MAX))) {
+		uint64_t m = (uint64_t)va_le32_to_cpu(cfg.size_max) *
+			     va_le32_to_cpu(cfg.seg_max);
 
 		if (m && m < gb->max_data)
 			gb->max_data = (uint32_t)m;
@@ -92,10 +87,10 @@ int gblk_refresh(struct gblk *gb)
 	gb->max_data -= gb->max_data % gb->block_size;
 	if (gb->max_data == 0)
 		return -EMSGSIZE;
-	gb->max_discard = (gb->features & (1ull << GBLK_F_DISCARD)) ?
-			  le32_at(cfg + GBLK_CFG_MAX_DISCARD_SECTORS) : 0;
-	gb->max_write_zeroes = (gb->features & (1ull << GBLK_F_WRITE_ZEROES)) ?
-			       le32_at(cfg + GBLK_CFG_MAX_WRITE_ZEROES_SECTORS) : 0;
+	gb->max_discard = (gb->features & (1ull << VIRTIO_BLK_F_DISCARD)) ?
+			  va_le32_to_cpu(cfg.max_discard_sectors) : 0;
+	gb->max_write_zeroes = (gb->features & (1ull << VIRTIO_BLK_F_WRITE_ZEROES)) ?
+			       va_le32_to_cpu(cfg.max_write_zeroes_sectors) : 0;
 	return 0;
 }
 
@@ -105,12 +100,12 @@ int gblk_open(struct guest_ctx *ctx, uint16_t queues, struct gblk *ret)
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	go.features_mask = 1ull << GBLK_F_SIZE_MAX | 1ull << GBLK_F_SEG_MAX |
-			   1ull << GBLK_F_RO | 1ull << GBLK_F_BLK_SIZE |
-			   1ull << GBLK_F_FLUSH | 1ull << GBLK_F_TOPOLOGY |
-			   1ull << GBLK_F_MQ | 1ull << GBLK_F_DISCARD |
-			   1ull << GBLK_F_WRITE_ZEROES;
-	go.expect_device_id = GBLK_DEVICE_ID;
+	go.features_mask = 1ull << VIRTIO_BLK_F_SIZE_MAX | 1ull << VIRTIO_BLK_F_SEG_MAX |
+			   1ull << VIRTIO_BLK_F_RO | 1ull << VIRTIO_BLK_F_BLK_SIZE |
+			   1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_TOPOLOGY |
+			   1ull << VIRTIO_BLK_F_MQ | 1ull << VIRTIO_BLK_F_DISCARD |
+			   1ull << VIRTIO_BLK_F_WRITE_ZEROES;
+	go.expect_device_id = VIRTIO_ID_BLOCK;
 	go.num_queues = queues;
 	r = va_guest_open(&go, &ret->g);
 	if (r < 0) {
@@ -120,8 +115,8 @@ int gblk_open(struct guest_ctx *ctx, uint16_t queues, struct gblk *ret)
 		return r;
 	}
 	ret->features = va_guest_features(ret->g);
-	ret->readonly = ret->features & (1ull << GBLK_F_RO);
-	ret->flush = ret->features & (1ull << GBLK_F_FLUSH);
+	ret->readonly = ret->features & (1ull << VIRTIO_BLK_F_RO);
+	ret->flush = ret->features & (1ull << VIRTIO_BLK_F_FLUSH);
 	r = gblk_refresh(ret);
 	if (r < 0) {
 		fprintf(stderr, "virtio-argo-guest: cannot read the device "
@@ -141,20 +136,17 @@ int64_t gblk_submit(struct gblk *gb, uint16_t queue, uint32_t type,
 		    uint64_t sector, void *buf, uint32_t len, uint8_t *status,
 		    va_guest_done_cb cb, void *opaque)
 {
-	uint8_t hdr[16];
+	struct virtio_blk_outhdr hdr = {
+		.type = va_cpu_to_le32(type),
+		.sector = va_cpu_to_le64(sector),
+	};
 	struct iovec out[2], in[2];
 	unsigned int nout = 1, nin = 0;
-	int i;
 
-	for (i = 0; i < 4; i++)
-		hdr[i] = (uint8_t)(type >> (8 * i));
-	memset(hdr + 4, 0, 4);
-	for (i = 0; i < 8; i++)
-		hdr[8 + i] = (uint8_t)(sector >> (8 * i));
-	out[0].iov_base = hdr;
+	out[0].iov_base = &hdr;
 	out[0].iov_len = sizeof(hdr);
-	if ((type == GBLK_T_OUT || type == GBLK_T_DISCARD ||
-	     type == GBLK_T_WRITE_ZEROES) && len) {
+	if ((type == VIRTIO_BLK_T_OUT || type == VIRTIO_BLK_T_DISCARD ||
+	     type == VIRTIO_BLK_T_WRITE_ZEROES) && len) {
 		out[1].iov_base = buf;
 		out[1].iov_len = len;
 		nout = 2;

@@ -13,36 +13,15 @@
 #ifndef VA_SIM_GUEST_BLK_H
 #define VA_SIM_GUEST_BLK_H
 
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "guest.h"
 
-/* virtio-blk numbers the driver side needs (virtio 1.x 5.2). */
-#define GBLK_DEVICE_ID		2u
-#define GBLK_T_IN		0u
-#define GBLK_T_OUT		1u
-#define GBLK_T_FLUSH		4u
-#define GBLK_T_GET_ID		8u
-#define GBLK_T_DISCARD		11u
-#define GBLK_T_WRITE_ZEROES	13u
-#define GBLK_S_OK		0u
-#define GBLK_F_SIZE_MAX		1
-#define GBLK_F_SEG_MAX		2
-#define GBLK_F_RO		5
-#define GBLK_F_BLK_SIZE		6
-#define GBLK_F_FLUSH		9
-#define GBLK_F_TOPOLOGY		10
-#define GBLK_F_MQ		12
-#define GBLK_F_DISCARD		13
-#define GBLK_F_WRITE_ZEROES	14
-#define GBLK_CFG_CAPACITY	0
-#define GBLK_CFG_SIZE_MAX	8
-#define GBLK_CFG_SEG_MAX	12
-#define GBLK_CFG_BLK_SIZE	20
-#define GBLK_CFG_MAX_DISCARD_SECTORS	36
-#define GBLK_CFG_MAX_WRITE_ZEROES_SECTORS 48
-#define GBLK_CFG_LEN		60	/* up to write_zeroes_may_unmap */
+/* virtio-blk's numbers and structs are Linux's uapi ones (VIRTIO_BLK_*,
+ * struct virtio_blk_config, struct virtio_blk_outhdr). */
 
 struct guest_ctx;
 
