@@ -39,6 +39,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <linux/virtio_blk.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -787,7 +788,8 @@ static int drv_negotiate(struct poke *p, uint32_t session, uint32_t *tok,
 
 static int do_stalled_reader(struct poke *p)
 {
-	uint8_t body[64], hdr[16] = { 0 };	/* VIRTIO_BLK_T_IN, sector 0 */
+	struct virtio_blk_outhdr hdr = { .type = VIRTIO_BLK_T_IN };	/* sector 0 */
+	uint8_t body[64];
 	uint32_t tok = 1, session = 0x53544c31u, sent = 0;
 	struct va_batch b;
 	struct iovec iov;
@@ -800,7 +802,7 @@ static int do_stalled_reader(struct poke *p)
 		return 1;
 	}
 	printf("stalled-reader: negotiated, queue size %u\n", p->queue_size);
-	len = make_req(body, hdr, sizeof(hdr), STALL_READ_LEN + 1);
+	len = make_req(body, &hdr, sizeof(hdr), STALL_READ_LEN + 1);
 	va_batch_init(&b, VA_ARGO_MAX_MSG_SIZE);
 	while (sent < p->count) {
 		n = p->count - sent < STALL_PER_MSG ? p->count - sent :

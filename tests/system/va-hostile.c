@@ -30,6 +30,7 @@
  * Build: cc -static -O2 -Isrc/include tests/system/va-hostile.c
  */
 #include <errno.h>
+#include <linux/virtio_ids.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -140,7 +141,7 @@ static void reply_error(const struct va_hdr *h, uint32_t code)
 static void on_device_info(const struct va_hdr *h)
 {
 	struct va_device_info d = {
-		.device_id = va_cpu_to_le32(2),
+		.device_id = va_cpu_to_le32(VIRTIO_ID_BLOCK),
 		.vendor_id = va_cpu_to_le32(0x5641),
 		.version_min = va_cpu_to_le32(1),
 		.version_max = va_cpu_to_le32(1),
@@ -292,7 +293,7 @@ static void drain(void)
 static void run_device(void)
 {
 	struct va_argodev_register reg = { .port = port, .partner = peer };
-	struct va_hello hello = { .device_id = va_cpu_to_le32(2),
+	struct va_hello hello = { .device_id = va_cpu_to_le32(VIRTIO_ID_BLOCK),
 				  .version_max = va_cpu_to_le32(1) };
 	time_t since = time(NULL);
 	enum defect seen = defect;
