@@ -1,71 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Protocol codec (see codec.h).  The record walker is the first code that
- * touches bytes from the peer; its bounds argument is written next to each
- * check.
+ * Protocol codec (see codec.h).  The record walker, the first code that
+ * touches bytes from the peer, is in virtio-argo/wire.h.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
-
-void va_rec_iter_init(struct va_rec_iter *it, const void *payload, size_t len)
-{
-	it->p = payload;
-	it->len = len;
-	it->off = 0;
-}
-
-int va_rec_next(struct va_rec_iter *it, struct va_rec *ret)
-{
-	struct va_hdr h;
-	size_t left, span, i;
-
-	if (it->off >= it->len)
-		return 0;
-	left = it->len - it->off;
-	/* off < len, so left >= 1; a header needs 16. */
-	if (left < sizeof(h))
-		return -EBADMSG;
-	memcpy(&h, it->p + it->off, sizeof(h));
-	ret->msg_id = h.msg_id;
-	ret->flags = h.flags;
-	ret->queue = va_le16_to_cpu(h.queue);
-	ret->session = va_le32_to_cpu(h.session);
-	ret->token = va_le32_to_cpu(h.token);
-	ret->len = va_le32_to_cpu(h.len);
-	if (ret->flags & ~VA_F_KNOWN)
-		return -EBADMSG;
-	if ((ret->flags & VA_F_ERROR) && !(ret->flags & VA_F_RESPONSE))
-		return -EBADMSG;
-	if (ret->session == 0)
-		return -EBADMSG;
-	/* Body must lie inside the message: len <= left - 16, no overflow
-	 * since left >= 16 was checked. */
-	if (ret->len > left - sizeof(h))
-		return -EBADMSG;
-	ret->body = it->p + it->off + sizeof(h);
-	/* The padding to the next record, if the message goes on, is zero;
-	 * the last record may omit its padding. */
-	span = va_rec_span(ret->len);
-	if (span > left)
-		span = left;
-	for (i = sizeof(h) + ret->len; i < span; i++)
-		if (it->p[it->off + i])
-			return -EBADMSG;
-	it->off += span;
-	return 1;
-}
-
-int va_check_msg_type(uint32_t message_type)
-{
-	if (VA_ARGO_TYPE_MAGIC(message_type) != VA_ARGO_MAGIC)
-		return -EPROTO;
-	if (VA_ARGO_TYPE_VERSION(message_type) != VA_PROTOCOL_VERSION)
-		return -EPROTONOSUPPORT;
-	return 0;
-}
 
 int va_rec_body(const struct va_rec *rec, void *dst, size_t size, bool exact)
 {

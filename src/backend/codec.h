@@ -17,39 +17,13 @@
 #include <sys/uio.h>
 
 #include "virtio-argo/protocol.h"
-
-/* A decoded record header, in host byte order. */
-struct va_rec {
-	uint8_t msg_id;
-	uint8_t flags;
-	uint16_t queue;
-	uint32_t session;
-	uint32_t token;
-	uint32_t len;		/* body bytes */
-	const uint8_t *body;	/* contiguous body (see va_rec_iter) */
-};
+#include "virtio-argo/wire.h"
 
 /*
- * Iterate over the records of one message payload, which the caller holds
- * contiguously (copied out of the ring, or in place when it did not wrap).
- * va_rec_next returns 1 with *ret filled, 0 at the clean end of the batch,
- * -EBADMSG if the remaining bytes are not a whole record (truncated header,
- * body past the end, non-zero padding, zero session, unknown flag bits).
- * After -EBADMSG the rest of the message must be dropped.
+ * The record walk (struct va_rec, va_rec_iter_init, va_rec_next) and the
+ * message_type classification (va_check_msg_type) are the receiver's rules
+ * shared with the kernel transport: virtio-argo/wire.h.
  */
-struct va_rec_iter {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
-};
-
-void va_rec_iter_init(struct va_rec_iter *it, const void *payload, size_t len);
-int va_rec_next(struct va_rec_iter *it, struct va_rec *ret);
-
-/* Classify an Argo message_type: 0 ok (our magic, our version),
- * -EPROTO stray (other magic: drop silently), -EPROTONOSUPPORT (our
- * magic, unsupported version: answer VA_ERR_VERSION). */
-int va_check_msg_type(uint32_t message_type);
 
 /*
  * Body accessors that check the size: copy a fixed-size body struct out of

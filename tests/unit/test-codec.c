@@ -77,10 +77,10 @@ START_TEST(test_walk_bad)
 	struct va_rec r;
 	size_t n;
 
-	/* Empty payload: clean end. */
+	/* Empty payload: malformed (protocol.md 2.2), not a clean end. */
 	memset(buf, 0, sizeof(buf));
 	va_rec_iter_init(&it, buf, 0);
-	ck_assert_int_eq(va_rec_next(&it, &r), 0);
+	ck_assert_int_eq(va_rec_next(&it, &r), -EBADMSG);
 	/* Truncated header. */
 	n = put_rec(buf, VA_MSG_REQUEST, 0, 9, 1, 0);
 	va_rec_iter_init(&it, buf, 15);
