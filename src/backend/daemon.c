@@ -10,6 +10,7 @@
 #include "va-config.h"
 #include "daemon.h"
 #include "util.h"
+#include "virtio-argo/wire.h"
 
 #define DOMAIN_NAME_MAX	255	/* a XenStore node's value, as a name */
 
@@ -111,7 +112,7 @@ static int parse_common(const struct va_daemon_desc *desc,
 		return 0;
 	case OPT_RING_LEN:
 		if (va_parse_u32(arg, VA_RING_LEN_MIN, VA_RING_LEN_MAX, &v) < 0 ||
-		    !va_argo_ring_len_valid(v))
+		    !va_ring_len_ok(v))
 			return va_daemon_bad_value("ring-len", arg,
 				"a multiple of 16 bytes within the ring limits");
 		o->ring_len = v;

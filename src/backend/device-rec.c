@@ -33,7 +33,7 @@ static void dev_device_info(struct va_dev *dev, const struct va_rec *rec)
 		return;
 	}
 	rlen = va_le32_to_cpu(rq.driver_ring_len);
-	if (!va_argo_ring_len_valid(rlen) || rlen < VA_RING_LEN_MIN) {
+	if (!va_ring_len_ok(rlen)) {
 		dev_reply_err(dev, rec->msg_id, rec->queue, rec->token,
 			      VA_ERR_INVALID, 0);
 		return;

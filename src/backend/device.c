@@ -201,8 +201,7 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 	    ((all & ~info->held_queues) && !ops->request) ||
 	    (info->held_queues && !ops->queue_ready))
 		return -EINVAL;
-	if (opts->ring_len && (!va_argo_ring_len_valid(opts->ring_len) ||
-			       opts->ring_len < VA_RING_LEN_MIN))
+	if (opts->ring_len && !va_ring_len_ok(opts->ring_len))
 		return -EINVAL;
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)

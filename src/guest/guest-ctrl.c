@@ -44,7 +44,6 @@ static int ctrl_call(struct va_guest *g, uint8_t msg_id, uint16_t queue,
 		     const struct iovec *body, unsigned int niov)
 {
 	uint64_t deadline = va_now_ms() + g->opts.timeout_ms;
-	struct va_error e;
 	ssize_t s;
 	int r;
 
@@ -89,12 +88,9 @@ static int ctrl_call(struct va_guest *g, uint8_t msg_id, uint16_t queue,
 	if (msg_id != VA_MSG_DEVICE_INFO && g->ctrl_session != g->dev_session)
 		return -ESTALE;
 	if (g->ctrl_flags & VA_F_ERROR) {
-		if (g->ctrl_len != sizeof(e)) {
+		if (g->ctrl_len != sizeof(struct va_error))
 			vg_violation(g, "malformed control error reply");
-			return -EPROTO;
-		}
-		memcpy(&e, g->ctrl_body, sizeof(e));
-		return vg_err_to_errno(va_le32_to_cpu(e.error));
+		return va_error_reply_errno(g->ctrl_body, g->ctrl_len);
 	}
 	return 0;
 }
@@ -137,6 +133,8 @@ int vg_set_status(struct va_guest *g, uint8_t status, uint8_t *ret)
 static int check_info(struct va_guest *g, const struct va_device_info *d,
 		      struct va_guest_devinfo *ret)
 {
+	const char *why;
+
 	ret->device_id = va_le32_to_cpu(d->device_id);
 	ret->vendor_id = va_le32_to_cpu(d->vendor_id);
 	ret->version_min = va_le32_to_cpu(d->version_min);
@@ -146,15 +144,10 @@ static int check_info(struct va_guest *g, const struct va_device_info *d,
 	ret->max_queue_size = va_le32_to_cpu(d->max_queue_size);
 	ret->device_ring_len = va_le32_to_cpu(d->device_ring_len);
 	ret->max_request = va_le32_to_cpu(d->max_request);
-
-	if (ret->version_min > VA_PROTOCOL_VERSION ||
-	    ret->version_max < VA_PROTOCOL_VERSION ||
-	    ret->num_queues == 0 || ret->num_queues > VA_MAX_QUEUES ||
-	    ret->config_size > VA_MAX_CONFIG_SIZE ||
-	    ret->max_queue_size == 0 || ret->max_queue_size > VA_MAX_QUEUE_SIZE ||
-	    !va_argo_ring_len_valid(ret->device_ring_len) ||
-	    ret->max_request < sizeof(struct va_request)) {
-		vg_violation(g, "DEVICE_INFO out of range");
+	/* The reply is refused whole: protocol.md section 10. */
+	why = va_device_info_fault(d);
+	if (why) {
+		vg_violation(g, why);
 		return -EPROTO;
 	}
 	return 0;

@@ -22,6 +22,7 @@
 #include "guest-tool.h"
 #include "util.h"
 #include "log.h"
+#include "virtio-argo/wire.h"
 
 #define PROG "virtio-argo-guest"
 
@@ -339,7 +340,7 @@ static int parse_common(int argc, char **argv, struct guest_ctx *ctx,
 			break;
 		case 'r':
 			if (va_parse_u32(optarg, 0, VA_RING_LEN_MAX, &o->ring_len) < 0 ||
-			    !va_argo_ring_len_valid(o->ring_len))
+			    !va_ring_len_ok(o->ring_len))
 				goto bad;
 			break;
 		case 'T':

@@ -112,7 +112,6 @@ struct va_guest {
 };
 
 /* guest.c: helpers, sessions, request bookkeeping. */
-int vg_err_to_errno(uint32_t e);
 bool vg_session_is_old(const struct va_guest *g, uint32_t s);
 void vg_session_retire(struct va_guest *g, uint32_t s);
 /* A device session newer than the negotiated one was seen. */

@@ -51,30 +51,6 @@ const char *va_guest_device_name(uint32_t device_id)
 	}
 }
 
-int vg_err_to_errno(uint32_t e)
-{
-	switch (e) {
-	case VA_ERR_INVALID:
-		return -EINVAL;
-	case VA_ERR_UNSUPPORTED:
-		return -EOPNOTSUPP;
-	case VA_ERR_RANGE:
-		return -ERANGE;
-	case VA_ERR_STATE:
-		return -ESTALE;
-	case VA_ERR_VERSION:
-		return -EPROTONOSUPPORT;
-	case VA_ERR_BUSY:
-		return -EBUSY;
-	case VA_ERR_NEEDS_RESET:
-		return -ENOTRECOVERABLE;
-	case VA_ERR_TOO_BIG:
-		return -EMSGSIZE;
-	default:
-		return -EPROTO;
-	}
-}
-
 bool vg_session_is_old(const struct va_guest *g, uint32_t s)
 {
 	unsigned int i;
@@ -207,7 +183,7 @@ int va_guest_open(const struct va_guest_opts *opts, struct va_guest **ret)
 	uint64_t deadline;
 	int r;
 
-	if (!opts->argo || !va_argo_ring_len_valid(len))
+	if (!opts->argo || !va_ring_len_ok(len))
 		return -EINVAL;
 	g = calloc(1, sizeof(*g));
 	if (!g)

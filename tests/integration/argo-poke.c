@@ -22,7 +22,9 @@
  *                   control reply); the first --stale SET_VQUEUE replies
  *                   come from a new device session (a restart), so that the
  *                   guest's first negotiation fails after it has set
- *                   its queues up and is retried; runs until killed
+ *                   its queues up and is retried; --info-ring-len N
+ *                   announces N as its ring length in DEVICE_INFO; runs
+ *                   until killed
  *   stalled-reader  registers (G, P), negotiates a virtio-blk device with
  *                   queue 0 of --queue-size, then sends --count READs of
  *                   1 MiB (+ the status byte), 32 a message 50 ms apart,
@@ -66,6 +68,7 @@ struct poke {
 	unsigned int timeout_ms;
 	bool strict_dup;		/* the device is slow: a duplicate must fail */
 	unsigned int bad;		/* evil-device: bad answers to send */
+	uint32_t info_ring_len;		/* evil-device: announced ring, 0 real */
 	unsigned int stale;		/* evil-device: stale SET_VQUEUE replies */
 	unsigned int count;		/* stalled-reader: READs to send */
 	unsigned int queue_size;	/* stalled-reader */
@@ -625,7 +628,9 @@ static void evil_record(struct evil *e, const struct va_rec *rec)
 		di.num_queues = va_cpu_to_le16(2);
 		di.config_size = va_cpu_to_le32(16);
 		di.max_queue_size = va_cpu_to_le32(EVIL_QUEUE_MAX);
-		di.device_ring_len = va_cpu_to_le32(va_ring_len(p->ring));
+		di.device_ring_len = va_cpu_to_le32(p->info_ring_len ?
+						    p->info_ring_len :
+						    va_ring_len(p->ring));
 		di.max_request = va_cpu_to_le32(65536);
 		evil_add(e, rec->msg_id, VA_F_RESPONSE, 0, rec->token, &di,
 			 sizeof(di), NULL, 0);
@@ -844,7 +849,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: " PROG " [--sim-socket S] [--self-domid G] "
 		   "[--backend-domid B] [--port P] [--timeout S] [--strict-dup] "
-		   "[--bad N] [--stale N] [--count N] [--queue-size N] [--hold S] "
+		   "[--bad N] [--stale N] [--info-ring-len N] [--count N] "
+		   "[--queue-size N] [--hold S] "
 		   "forge-src|garbage|driver-errors|evil-device|stalled-reader\n");
 }
 
@@ -859,6 +865,7 @@ int main(int argc, char **argv)
 		{ "strict-dup", no_argument, NULL, 'D' },
 		{ "bad", required_argument, NULL, 'B' },
 		{ "stale", required_argument, NULL, 'S' },
+		{ "info-ring-len", required_argument, NULL, 'R' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "queue-size", required_argument, NULL, 'q' },
 		{ "hold", required_argument, NULL, 'H' },
@@ -878,7 +885,7 @@ int main(int argc, char **argv)
 	const char *mode;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:g:b:p:T:DB:n:q:H:hV", opts,
+	while ((c = getopt_long(argc, argv, "s:g:b:p:T:DB:n:q:H:R:hV", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -913,6 +920,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			p.hold_s = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 'R':
+			p.info_ring_len = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
 		case 'h':
 			usage(stdout);

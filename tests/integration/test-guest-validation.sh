@@ -8,6 +8,7 @@
 # seems to restart in the middle of the guest's first negotiation (stale
 # SET_VQUEUE replies) gets the negotiation retried, with nothing leaked
 # (LeakSanitizer in the sanitizer build checks the queues' slot arrays).
+# A DEVICE_INFO with a ring length below VA_RING_LEN_MIN is refused.
 . "$(dirname "$0")/lib.sh"
 
 va_need "$VA_GUEST" "$VA_POKE"
@@ -49,4 +50,20 @@ rc=$?
 cat "$VA_TMP/stale.out"
 [ $rc = 0 ] || va_fail "a first negotiation retried after stale replies failed (rc $rc)"
 grep -q 'PASS: 20/20 ok, 0 errors, 0 mismatches' "$VA_TMP/stale.out" || va_fail "no PASS line"
+
+# A DEVICE_INFO announcing a ring Xen would register (4016 bytes: a
+# multiple of 16) but below the protocol's VA_RING_LEN_MIN is refused
+# (protocol.md 10, virtio-argo/wire.h), not negotiated with.
+va_kill9 "$evil"
+va_bg evil4 "$VA_POKE" --sim-socket "$VA_SOCK" --self-domid 0 \
+	--backend-domid 1 --port "$VA_PORT" --info-ring-len 4016 evil-device
+va_grep "$VA_TMP/evil4.log" 'serving' || va_fail "evil device did not start"
+va_guest info >"$VA_TMP/ring.out" 2>&1
+rc=$?
+cat "$VA_TMP/ring.out"
+[ $rc != 0 ] || va_fail "a DEVICE_INFO with a 4016-byte ring was accepted"
+! grep -q '^ring_len .*device 4016' "$VA_TMP/ring.out" ||
+	va_fail "the guest went on with a 4016-byte device ring"
+grep -q 'device_ring_len not a valid ring length' "$VA_TMP/ring.out" ||
+	va_fail "the refusal does not name device_ring_len"
 echo PASS

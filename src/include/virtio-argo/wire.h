@@ -165,17 +165,17 @@ static inline const char *va_device_info_fault(const struct va_device_info *d)
 
 	if (va_le32_to_cpu(d->version_min) > VA_PROTOCOL_VERSION ||
 	    va_le32_to_cpu(d->version_max) < VA_PROTOCOL_VERSION)
-		return "protocol version 1 outside the device's range";
+		return "DEVICE_INFO: protocol version 1 outside the device's range";
 	if (nq == 0 || nq > VA_MAX_QUEUES)
-		return "num_queues outside 1..VA_MAX_QUEUES";
+		return "DEVICE_INFO: num_queues outside 1..VA_MAX_QUEUES";
 	if (va_le32_to_cpu(d->config_size) > VA_MAX_CONFIG_SIZE)
-		return "config_size above VA_MAX_CONFIG_SIZE";
+		return "DEVICE_INFO: config_size above VA_MAX_CONFIG_SIZE";
 	if (qsize == 0 || qsize > VA_MAX_QUEUE_SIZE)
-		return "max_queue_size outside 1..VA_MAX_QUEUE_SIZE";
+		return "DEVICE_INFO: max_queue_size outside 1..VA_MAX_QUEUE_SIZE";
 	if (!va_ring_len_ok(va_le32_to_cpu(d->device_ring_len)))
-		return "device_ring_len not a valid ring length";
+		return "DEVICE_INFO: device_ring_len not a valid ring length";
 	if (va_le32_to_cpu(d->max_request) < sizeof(struct va_request))
-		return "max_request below a REQUEST's fixed part";
+		return "DEVICE_INFO: max_request below a REQUEST's fixed part";
 	return (const char *)0;
 }
 
