@@ -150,25 +150,6 @@ void vargo_foreign_session(struct vargo_dev *vd, u32 s)
 /* Control round trips                                                 */
 /* ------------------------------------------------------------------ */
 
-int vargo_err_to_errno(u32 e)
-{
-	switch (e) {
-	case VA_ERR_RANGE:
-		return -ERANGE;
-	case VA_ERR_STATE:
-		return -ESTALE;
-	case VA_ERR_UNSUPPORTED:
-	case VA_ERR_VERSION:
-		return -EOPNOTSUPP;
-	case VA_ERR_BUSY:
-		return -EBUSY;
-	case VA_ERR_NEEDS_RESET:
-		return -EIO;
-	default:
-		return -EINVAL;
-	}
-}
-
 /* Replies the device may hold as a fence wait longer (docs/protocol.md 11.1). */
 static unsigned long vargo_ctrl_timeout(u8 msg_id, const void *req,
 					u32 req_len)
@@ -325,24 +306,18 @@ int vargo_device_info(struct vargo_dev *vd, struct va_device_info *ret)
 	struct va_device_info_req req = {
 		.driver_ring_len = va_cpu_to_le32(vargo_ring_len),
 	};
+	const char *why;
 	int err;
 
 	err = vargo_ctrl_fixed(vd, VA_MSG_DEVICE_INFO, 0, &req, sizeof(req),
 			       ret, sizeof(*ret));
 	if (err)
 		return err;
-	if (va_le32_to_cpu(ret->version_min) > VA_PROTOCOL_VERSION ||
-	    va_le32_to_cpu(ret->version_max) < VA_PROTOCOL_VERSION ||
-	    !va_le16_to_cpu(ret->num_queues) ||
-	    va_le16_to_cpu(ret->num_queues) > VA_MAX_QUEUES ||
-	    va_le32_to_cpu(ret->config_size) > VA_MAX_CONFIG_SIZE ||
-	    !va_le32_to_cpu(ret->max_queue_size) ||
-	    va_le32_to_cpu(ret->max_queue_size) > VA_MAX_QUEUE_SIZE ||
-	    va_le32_to_cpu(ret->device_ring_len) < VA_RING_LEN_MIN ||
-	    va_le32_to_cpu(ret->device_ring_len) > VA_RING_LEN_MAX ||
-	    va_le32_to_cpu(ret->device_ring_len) % 16 ||
-	    va_le32_to_cpu(ret->max_request) < sizeof(struct va_request))
+	why = va_device_info_fault(ret);
+	if (why) {
+		dev_info_ratelimited(&vd->pdev->dev, "refused: %s\n", why);
 		return -EPROTO;
+	}
 	return 0;
 }
 

@@ -355,8 +355,7 @@ static int __init vargo_init(void)
 		pr_info("no devices configured (virtio_argo.devices=<domid>:<port>,...)\n");
 		return 0;
 	}
-	if (vargo_ring_len < VA_RING_LEN_MIN || vargo_ring_len > VA_RING_LEN_MAX ||
-	    vargo_ring_len % 16) {
+	if (!va_ring_len_ok(vargo_ring_len)) {
 		pr_err("ring_len %u out of range\n", vargo_ring_len);
 		return -EINVAL;
 	}

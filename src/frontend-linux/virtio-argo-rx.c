@@ -100,7 +100,7 @@ static void vargo_on_request_error(struct vargo_dev *vd, const struct va_hdr *h,
 	/* The request cannot complete (reporting success would lose data). */
 	vargo_fail_req(vd, q->inflight[token]);
 	*kicked |= 1ull << queue;
-	vargo_violation(vd, "device refused a request", vargo_err_to_errno(code));
+	vargo_violation(vd, "device refused a request", va_err_to_errno(code));
 }
 
 /* A control response.  Under vd->lock. */
@@ -123,10 +123,7 @@ static void vargo_on_ctrl(struct vargo_dev *vd, const struct va_hdr *h,
 	vd->ctrl_session = va_le32_to_cpu(h->session);
 	vd->last_heard = jiffies;
 	if (h->flags & VA_F_ERROR) {
-		const struct va_error *e = body;
-
-		vd->ctrl_err = body_len == sizeof(*e) ?
-			       vargo_err_to_errno(va_le32_to_cpu(e->error)) : -EPROTO;
+		vd->ctrl_err = va_error_reply_errno(body, body_len);
 		if (vd->ctrl_err == -ESTALE &&
 		    vd->ctrl_session != vd->dev_session &&
 		    h->msg_id != VA_MSG_DEVICE_INFO)
@@ -192,10 +189,7 @@ static void vargo_on_record(void *ctx, const struct va_hdr *h,
 	u64 *kicked = &rs->kicked;
 	bool *config_changed = &rs->config_changed;
 
-	if (h->flags & ~VA_F_KNOWN) {
-		vargo_violation(vd, "unknown flags", -EBADMSG);
-		return;
-	}
+	/* vargo_msg_walk() let only known flags through. */
 	if (!(h->flags & VA_F_RESPONSE)) {
 		vargo_on_event(vd, h, body, body_len, config_changed);
 		return;
@@ -235,8 +229,7 @@ void vargo_rx(void *priv, u16 src_domid, u32 src_port, u32 type,
 	struct vargo_rx_state rs = { .vd = vd };
 	unsigned long flags;
 
-	if (VA_ARGO_TYPE_MAGIC(type) != VA_ARGO_MAGIC ||
-	    VA_ARGO_TYPE_VERSION(type) != VA_PROTOCOL_VERSION ||
+	if (va_check_msg_type(type) ||
 	    src_domid != vd->domid || src_port != vd->port) {
 		spin_lock_irqsave(&vd->lock, flags);
 		vd->stats.dropped++;

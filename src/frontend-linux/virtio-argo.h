@@ -244,7 +244,6 @@ void vargo_link_down(struct vargo_dev *vd);
 void vargo_violation(struct vargo_dev *vd, const char *what, int err);
 void vargo_schedule_reneg(struct vargo_dev *vd, unsigned long delay);
 void vargo_foreign_session(struct vargo_dev *vd, u32 s);
-int vargo_err_to_errno(u32 e);
 int vargo_ctrl(struct vargo_dev *vd, u8 msg_id, u16 queue, const void *req,
 	       u32 req_len, const void *data, u32 data_len, void *resp,
 	       u32 resp_max, u32 *ret_len);

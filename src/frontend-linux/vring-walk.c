@@ -194,32 +194,21 @@ int vargo_reply_check(const struct vargo_reply_expect *exp, u16 src_domid,
 
 int vargo_msg_walk(const void *data, u32 len, vargo_rec_fn rec, void *ctx)
 {
-	u32 off = 0;
-	int n = 0;
+	struct va_rec_iter it;
+	struct va_rec r;
+	u32 off;
+	int n = 0, err;
 
-	if (!len)
-		return -EBADMSG;
-	/*
-	 * Invariant: off < len at the top of the loop, and a record is
-	 * delivered only when its header and body lie inside [off, len).
-	 */
-	while (off < len) {
-		const struct va_hdr *h;
-		u32 body_len;
-		u64 span;
-
-		if (len - off < sizeof(*h))
-			return -EBADMSG;
-		h = (const struct va_hdr *)((const u8 *)data + off);
-		body_len = va_le32_to_cpu(h->len);
-		if (body_len > len - off - sizeof(*h))
-			return -EBADMSG;
-		rec(ctx, h, h + 1, body_len);
-		n++;
-		span = VA_RECORD_SPAN(body_len);
-		if (span >= len - off)
+	/* The rules are protocol.md's, in virtio-argo/wire.h. */
+	va_rec_iter_init(&it, data, len);
+	for (;;) {
+		off = it.off;
+		err = va_rec_next(&it, &r);
+		if (err <= 0)
 			break;
-		off += (u32)span;
+		rec(ctx, (const struct va_hdr *)((const u8 *)data + off),
+		    r.body, r.len);
+		n++;
 	}
-	return n;
+	return err < 0 ? err : n;
 }

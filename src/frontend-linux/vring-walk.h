@@ -36,6 +36,7 @@
 #include <uapi/linux/virtio_ring.h>
 
 #include "virtio-argo/protocol.h"
+#include "virtio-argo/wire.h"
 
 /* Hard upper bound on descriptors in one chain, whatever the ring size. */
 #define VARGO_WALK_MAX_DESCS	512u
@@ -146,12 +147,13 @@ int vargo_reply_check(const struct vargo_reply_expect *exp, u16 src_domid,
 		      struct vargo_reply *ret);
 
 /*
- * Walk the records of one Argo message payload (data, len bytes): each is
- * a struct va_hdr and h->len body bytes, the next at the next multiple of
- * VA_RECORD_ALIGN (the last may omit its padding).  rec is called for
- * every complete record, in order, with its body inside [data, data+len).
- * Returns the number of records, or -EBADMSG if the message is empty or
- * a header or body is truncated (the records before it were delivered).
+ * Walk the records of one Argo message payload (data, len bytes) by the
+ * rules of protocol.md section 2.2 (va_rec_next() in virtio-argo/wire.h):
+ * rec is called for every well-formed record, in order, with its header
+ * and its body inside [data, data+len).  Returns the number of records,
+ * or -EBADMSG at the first malformed one (empty payload, truncated header
+ * or body, non-zero padding, session 0, unknown flags, ERROR without
+ * RESPONSE); the records before it were delivered.
  */
 typedef void (*vargo_rec_fn)(void *ctx, const struct va_hdr *h,
 			     const void *body, u32 body_len);

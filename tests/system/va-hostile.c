@@ -20,7 +20,9 @@
  *       has answered DRIVER_OK it prints "VA-HOSTILE: silent" and never
  *       reads its ring again, which fills up.  Runs until killed.
  *   va-hostile garbage PEER PORT DRIVER_PORT COUNT
- *       Sends COUNT malformed messages of the protocol's message type from
+ *       Sends COUNT malformed messages of the protocol's message type (a
+ *       body past the end, unknown flags, a request to the driver, session
+ *       0, ERROR without RESPONSE, non-zero padding, a truncated header) from
  *       (self, PORT) to (PEER, DRIVER_PORT) through privcmd (a raw Argo
  *       sendv: Xen does not check the source port, so this works while the
  *       real daemon owns PORT), then exits 0.
@@ -369,7 +371,7 @@ static void run_garbage(unsigned int count)
 		memset(buf, 0, sizeof(buf));
 		h->session = va_cpu_to_le32(0x6a6b6c6d);
 		h->msg_id = VA_MSG_RESPONSE;
-		switch (i % 4) {
+		switch (i % 7) {
 		case 0:		/* a body longer than the message */
 			h->flags = VA_F_RESPONSE;
 			h->len = va_cpu_to_le32(1000);
@@ -382,6 +384,25 @@ static void run_garbage(unsigned int count)
 		case 2:		/* a request sent to the driver */
 			h->msg_id = VA_MSG_GET_CONFIG;
 			iov.iov_len = sizeof(*h);
+			break;
+		case 4:		/* session 0 */
+			h->flags = VA_F_RESPONSE;
+			h->session = 0;
+			h->len = va_cpu_to_le32(sizeof(struct va_response));
+			iov.iov_len = sizeof(*h) + sizeof(struct va_response);
+			break;
+		case 5:		/* ERROR without RESPONSE */
+			h->msg_id = VA_MSG_REQUEST;
+			h->flags = VA_F_ERROR;
+			h->len = va_cpu_to_le32(sizeof(struct va_error));
+			iov.iov_len = sizeof(*h) + sizeof(struct va_error);
+			break;
+		case 6:		/* non-zero padding before a second record */
+			h->flags = VA_F_RESPONSE;
+			h->len = va_cpu_to_le32(3);
+			buf[sizeof(*h) + 3] = 0xff;
+			memcpy(buf + 24, h, sizeof(*h));
+			iov.iov_len = 24 + sizeof(*h);
 			break;
 		default:	/* a truncated header */
 			iov.iov_len = 7;

@@ -475,108 +475,14 @@ START_TEST(test_reply_bad_framing)
 }
 END_TEST
 
-/* ---- message framing ---- */
-
-static u8 msg[256] __attribute__((aligned(16)));
-static unsigned int nrec;
-static u32 rec_lens[8];
-
-static void on_rec(void *ctx, const struct va_hdr *h, const void *body,
-		   u32 body_len)
-{
-	(void)ctx;
-	/* Every delivered body lies inside the message. */
-	ck_assert_uint_ge((uintptr_t)body, (uintptr_t)msg);
-	ck_assert_uint_le((uintptr_t)body + body_len,
-			  (uintptr_t)msg + sizeof(msg));
-	ck_assert_ptr_eq(h + 1, body);
-	if (nrec < 8)
-		rec_lens[nrec] = body_len;
-	nrec++;
-}
-
-static u32 put_rec(u32 off, u32 body_len)
-{
-	struct va_hdr h;
-
-	memset(&h, 0, sizeof(h));
-	h.msg_id = VA_MSG_RESPONSE;
-	h.len = va_cpu_to_le32(body_len);
-	memcpy(msg + off, &h, sizeof(h));
-	return off + (u32)VA_RECORD_SPAN(body_len);
-}
-
-static void msg_setup(void)
-{
-	memset(msg, 0, sizeof(msg));
-	nrec = 0;
-}
-
-START_TEST(test_msg_batch)
-{
-	u32 end;
-
-	/* Three records: bodies 8, 3 (padded to 8) and 0. */
-	end = put_rec(0, 8);
-	end = put_rec(end, 3);
-	ck_assert_uint_eq(end, 24 + 24);
-	end = put_rec(end, 0);
-	ck_assert_int_eq(vargo_msg_walk(msg, end, on_rec, NULL), 3);
-	ck_assert_uint_eq(rec_lens[0], 8);
-	ck_assert_uint_eq(rec_lens[1], 3);
-	ck_assert_uint_eq(rec_lens[2], 0);
-	/* The last record may omit its padding. */
-	msg_setup();
-	end = put_rec(0, 8);
-	put_rec(end, 3);
-	ck_assert_int_eq(vargo_msg_walk(msg, end + 16 + 3, on_rec, NULL), 2);
-}
-END_TEST
-
-START_TEST(test_msg_truncated)
-{
-	u32 end;
-
-	ck_assert_int_eq(vargo_msg_walk(msg, 0, on_rec, NULL), -EBADMSG);
-	ck_assert_int_eq(vargo_msg_walk(msg, 15, on_rec, NULL), -EBADMSG);
-	ck_assert_uint_eq(nrec, 0);
-	/* A body that runs past the end. */
-	put_rec(0, 9);
-	ck_assert_int_eq(vargo_msg_walk(msg, 24, on_rec, NULL), -EBADMSG);
-	ck_assert_uint_eq(nrec, 0);
-	/* A good record, then a partial header: the first is delivered. */
-	msg_setup();
-	end = put_rec(0, 8);
-	ck_assert_int_eq(vargo_msg_walk(msg, end + 4, on_rec, NULL), -EBADMSG);
-	ck_assert_uint_eq(nrec, 1);
-	/* Lengths that would wrap 32-bit arithmetic. */
-	msg_setup();
-	put_rec(0, 0xffffffffu);
-	ck_assert_int_eq(vargo_msg_walk(msg, sizeof(msg), on_rec, NULL), -EBADMSG);
-	put_rec(0, 0xfffffff0u);
-	ck_assert_int_eq(vargo_msg_walk(msg, sizeof(msg), on_rec, NULL), -EBADMSG);
-	ck_assert_uint_eq(nrec, 0);
-}
-END_TEST
-
-START_TEST(test_msg_padding_only)
-{
-	u32 end = put_rec(0, 1);
-
-	/* A record followed by padding bytes shorter than a header. */
-	ck_assert_uint_eq(end, 24);
-	ck_assert_int_eq(vargo_msg_walk(msg, 24, on_rec, NULL), 1);
-	ck_assert_int_eq(vargo_msg_walk(msg, 17, on_rec, NULL), 1);
-	ck_assert_int_eq(vargo_msg_walk(msg, 16, on_rec, NULL), -EBADMSG);
-}
-END_TEST
+/* The record walk (vargo_msg_walk) is tested in test-wire.c, against
+ * protocol.md 2.2 and alongside the user-space build of the same rules. */
 
 static Suite *vring_walk_suite(void)
 {
 	Suite *s = suite_create("vring-walk");
 	TCase *tc = tcase_create("walk");
 	TCase *tr = tcase_create("reply");
-	TCase *tm;
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_good_chain);
@@ -603,13 +509,6 @@ static Suite *vring_walk_suite(void)
 	tcase_add_test(tr, test_reply_wrong_source);
 	tcase_add_test(tr, test_reply_bad_framing);
 	suite_add_tcase(s, tr);
-
-	tm = tcase_create("message");
-	tcase_add_checked_fixture(tm, msg_setup, NULL);
-	tcase_add_test(tm, test_msg_batch);
-	tcase_add_test(tm, test_msg_truncated);
-	tcase_add_test(tm, test_msg_padding_only);
-	suite_add_tcase(s, tm);
 	return s;
 }
 

@@ -5,9 +5,10 @@
 #   config   blkd frozen (SIGSTOP): a config read (virtio_blk's cache_type)
 #            still gives the device's value, from the transport's copy.
 #   garbage  four O_DIRECT writers run while malformed messages arrive
-#            from blkd's port (a raw sendv through privcmd): the transport
-#            renegotiates instead of breaking; the writers end without an
-#            error and every byte reads back right.
+#            from blkd's port (a raw sendv through privcmd): each one counts
+#            as a violation (session 0 and non-zero padding included), the
+#            transport renegotiates instead of breaking; the writers end
+#            without an error and every byte reads back right.
 #   fake     blkd is replaced by a fake device: DEVICE_INFO answers with
 #            ring_len % 16 != 0, max_queue_size 0 and num_queues 0 are
 #            refused (va-hostile checks that the transport asks again),
@@ -151,6 +152,7 @@ part_config() {
 # garbage: writers and a peer that sends malformed messages from blkd's port.
 part_garbage() {
 	w=
+	v0=$(stat_of violations)
 	for n in 0 1 2 3; do
 		(for r in 1 2 3; do
 			dd if=/tmp/pat of=/dev/$d bs=64k seek=$((n * 64)) oflag=direct \
@@ -173,6 +175,16 @@ part_garbage() {
 	done
 	[ "$(stat_of broken)" = 0 ] || die "the garbage broke the device"
 	[ "$(stat_of violations)" -gt 16 ] || die "fewer violations than the garbage holds"
+	# Each delivered message is malformed (protocol.md 2.2) or a request
+	# sent to the driver: one violation each, none merely stale.
+	sent=0
+	for n in $(sed -n 's/^VA-HOSTILE: \([0-9]*\) garbage messages sent.*/\1/p' \
+			/tmp/hostile-garbage.log); do
+		sent=$((sent + n))
+	done
+	[ "$sent" -gt 0 ] || die "no garbage message counted as sent"
+	[ $(($(stat_of violations) - v0)) -ge "$sent" ] ||
+		die "$sent garbage messages, only $(($(stat_of violations) - v0)) violations"
 	[ "$(stat_of recoveries)" -ge 1 ] || die "no recovery from the violations"
 	[ "$(cat /sys/block/$d/size)" = "$size" ] || die "capacity changed to $(cat /sys/block/$d/size)"
 	step "garbage: $(stat_of violations) violations, $(stat_of recoveries) recoveries; writers clean, data right"
