@@ -83,6 +83,21 @@ guest_match() {
 	grep 'console: port 0 (console): rx_bytes' "$1" | tail -n 1 | grep -q -- "$2"
 }
 
+# has_size FILE N: FILE holds N bytes (for va_wait).
+has_size() {
+	[ "$(size_of "$1")" = "$2" ]
+}
+
+# open_count LOG N: the guest saw PORT_OPEN 1 for the console N times.
+open_count() {
+	[ "$(grep -c 'port 0: host open 1' "$1")" = "$2" ]
+}
+
+# clients LOG N: consoled accepted N clients.
+clients() {
+	[ "$(grep -c 'port console: client connected' "$1")" = "$2" ]
+}
+
 rss_kb() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
@@ -103,7 +118,7 @@ va_grep "$VA_TMP/g1.log" 'console: size 33x111' ||
 	va_fail "SIZE: the guest did not get 33x111"
 "$VA_CONSOLE_IO" --tty "$pty" --send "$VA_TMP/to-guest" --recv $MIB4 \
 	--out "$VA_TMP/pty.out" || va_fail "console-io on the pty failed"
-va_wait 60 test "$(size_of "$VA_TMP/g1.out")" = $MIB4 ||
+va_wait 60 has_size "$VA_TMP/g1.out" $MIB4 ||
 	va_fail "the guest received $(size_of "$VA_TMP/g1.out") of $MIB4 bytes"
 same "$VA_TMP/to-guest" "$VA_TMP/g1.out" "host to guest over the pty"
 same "$VA_TMP/from-guest" "$VA_TMP/pty.out" "guest to host over the pty"
@@ -152,7 +167,7 @@ cat "$VA_TMP/g3.fifo" >"$VA_TMP/g3.out" &
 reader=$!
 exec {hold}>&-
 wait "$writer" || va_fail "the pty writer failed"
-va_wait 60 test "$(size_of "$VA_TMP/g3.out")" = $MIB4 ||
+va_wait 60 has_size "$VA_TMP/g3.out" $MIB4 ||
 	va_fail "stalled guest stdout: $(size_of "$VA_TMP/g3.out") of $MIB4 bytes"
 same "$VA_TMP/to-guest" "$VA_TMP/g3.out" "stalled guest stdout"
 va_stop "$guest_pid"
@@ -160,4 +175,68 @@ kill "$reader" 2>/dev/null
 va_stop "$cons_pid"
 grep 'port 0 (console): rx_bytes' "$VA_TMP/consoled-pty.log" ||
 	va_fail "no stats line at stop"
+
+# ---- 3. socket: the log and its rotation ----
+SOCK=$VA_TMP/console.sock
+LOG=$VA_TMP/console.txt
+start_consoled consoled-sock --socket "$SOCK" --log "$LOG" --log-timestamps
+va_wait 10 test -S "$SOCK" || va_fail "consoled did not listen on $SOCK"
+seq -f 'line %06g of the guest console' 1 40000 >"$VA_TMP/lines"
+lines_size=$(size_of "$VA_TMP/lines")
+# A client that does not read yet: the guest's output stalls part-way.
+va_bg client1 "$VA_CONSOLE_IO" --connect "$SOCK" --recv "$lines_size" \
+	--out "$VA_TMP/client1.out" --hold "$VA_TMP/go1"
+client=$VA_PID
+va_grep "$VA_TMP/consoled-sock.log" 'port console: client connected' ||
+	va_fail "the client did not connect"
+start_guest g4 "$VA_TMP/lines" /dev/null
+va_wait 30 stats_match "$VA_TMP/consoled-sock.log" 'port 0 (console): .* tx_held 64 ' ||
+	va_fail "the guest's output did not stall on a client not reading"
+mv "$LOG" "$LOG.1"
+kill -HUP "$cons_pid"
+va_grep "$VA_TMP/consoled-sock.log" "log $LOG reopened" || va_fail "SIGHUP: log not reopened"
+touch "$VA_TMP/go1"
+va_wait_exit "$client" 60
+[ "$VA_RC" = 0 ] || va_fail "the client did not receive all ($VA_RC)"
+same "$VA_TMP/lines" "$VA_TMP/client1.out" "guest to the socket client"
+[ -s "$LOG.1" ] && [ -s "$LOG" ] || va_fail "the rotated and the new log do not both hold output"
+va_log "log: $(wc -l <"$LOG.1") lines before the rotation, $(wc -l <"$LOG") after"
+cat "$LOG.1" "$LOG" | sed -E 's/^\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}\.[0-9]{3}\] //' >"$VA_TMP/log.stripped"
+same "$VA_TMP/lines" "$VA_TMP/log.stripped" "the logs without their timestamps"
+stamps=$(cat "$LOG.1" "$LOG" | grep -c -E '^\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}\.[0-9]{3}\] ')
+[ "$stamps" = 40000 ] || va_fail "$stamps timestamps for 40000 lines"
+va_stop "$guest_pid"
+
+# ---- 4. socket: 4 MiB each way, reconnect, a second client refused ----
+va_bg client2 "$VA_CONSOLE_IO" --connect "$SOCK" --send "$VA_TMP/to-guest" \
+	--recv $MIB4 --out "$VA_TMP/client2.out" --linger
+client=$VA_PID
+va_wait 10 clients "$VA_TMP/consoled-sock.log" 2 ||
+	va_fail "the second session's client did not connect"
+start_guest g5 "$VA_TMP/from-guest" "$VA_TMP/g5.out"
+va_grep "$VA_TMP/client2.log" 'received 4194304' 60 ||
+	va_fail "the socket client did not receive 4 MiB"
+va_wait 60 has_size "$VA_TMP/g5.out" $MIB4 ||
+	va_fail "the guest received $(size_of "$VA_TMP/g5.out") of $MIB4 bytes"
+same "$VA_TMP/to-guest" "$VA_TMP/g5.out" "socket client to guest"
+same "$VA_TMP/from-guest" "$VA_TMP/client2.out" "guest to socket client"
+echo "socket: 4 MiB each way, sha256 equal"
+
+"$VA_CONSOLE_IO" --connect "$SOCK" --recv 0 --out "$VA_TMP/refused.out" ||
+	va_fail "the refused client saw an error"
+grep -q 'another client is connected' "$VA_TMP/refused.out" ||
+	va_fail "a second client was not refused with a message"
+va_alive "$client" || va_fail "the first client lost its connection"
+
+kill -TERM "$client"
+va_grep "$VA_TMP/g5.log" 'port 0: host open 0' || va_fail "the guest did not see the client leave"
+va_bg client3 "$VA_CONSOLE_IO" --connect "$SOCK" --recv 0 --out "$VA_TMP/client3.out"
+va_wait 10 open_count "$VA_TMP/g5.log" 2 ||
+	va_fail "the guest did not see the client come back"
+seq_open=$(grep -o 'port 0: host open [01]' "$VA_TMP/g5.log" | sed 's/.* //' | tr -d '\n')
+[ "$seq_open" = 101 ] || va_fail "PORT_OPEN seen by the guest: $seq_open, expected 1 0 1"
+va_stop "$guest_pid"
+va_stop "$cons_pid"
+grep -E 'port 0 \(console\): .* clients 3 refused 1 ' "$VA_TMP/consoled-sock.log" ||
+	va_fail "consoled's stats do not show 3 clients and 1 refused"
 echo PASS
