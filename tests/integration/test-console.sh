@@ -102,6 +102,20 @@ rss_kb() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
+# check_rss WHAT: consoled's RSS under the bound.  Under AddressSanitizer
+# freed memory stays in its quarantine, so RSS follows the bytes moved,
+# not what is held: the bound is checked only without it (said so).
+check_rss() {
+	local rss
+	rss=$(rss_kb "$cons_pid")
+	if grep -q libasan "/proc/$cons_pid/maps"; then
+		va_log "rss of consoled $1: $rss kB (AddressSanitizer build: bound not checked)"
+		return
+	fi
+	va_log "rss of consoled $1: $rss kB (bound $RSS_BOUND_KB)"
+	[ "$rss" -lt "$RSS_BOUND_KB" ] || va_fail "consoled's RSS $rss kB over $RSS_BOUND_KB ($1)"
+}
+
 # ---- 1. pty: data both ways, SIZE and RESIZE ----
 start_consoled consoled-pty --pty --pty-link "$VA_TMP/console.pty"
 va_wait 10 test -L "$VA_TMP/console.pty" || va_fail "no --pty-link symlink"
@@ -137,9 +151,7 @@ start_guest g2 "$VA_TMP/from-guest" /dev/null
 # Stalled: consoled holds a full queue (64) of the guest's output requests.
 va_wait 30 stats_match "$VA_TMP/consoled-pty.log" 'port 0 (console): .* tx_held 64 ' ||
 	va_fail "the guest's output did not stall on an unread pty"
-rss=$(rss_kb "$cons_pid")
-va_log "rss of consoled with a stalled pty reader: $rss kB (bound $RSS_BOUND_KB)"
-[ "$rss" -lt "$RSS_BOUND_KB" ] || va_fail "consoled's RSS $rss kB over $RSS_BOUND_KB"
+check_rss "with a stalled pty reader"
 "$VA_CONSOLE_IO" --tty "$pty" --recv $MIB4 --out "$VA_TMP/pty2.out" ||
 	va_fail "reading the stalled pty"
 same "$VA_TMP/from-guest" "$VA_TMP/pty2.out" "stalled pty reader"
@@ -159,9 +171,7 @@ va_wait 30 guest_match "$VA_TMP/g3.log" 'port 0 (console): .* out_held 32 ' ||
 	va_fail "the guest's receive buffers did not all wait for its stdout"
 va_wait 30 stats_match "$VA_TMP/consoled-pty.log" 'port 0 (console): .* rx_posted 0$' ||
 	va_fail "consoled still has receive buffers with the guest's stdout stalled"
-rss=$(rss_kb "$cons_pid")
-va_log "rss of consoled with the guest's stdout stalled: $rss kB"
-[ "$rss" -lt "$RSS_BOUND_KB" ] || va_fail "consoled's RSS $rss kB over $RSS_BOUND_KB"
+check_rss "with the guest's stdout stalled"
 va_alive "$writer" || va_fail "the writer finished with the guest's stdout stalled"
 cat "$VA_TMP/g3.fifo" >"$VA_TMP/g3.out" &
 reader=$!
