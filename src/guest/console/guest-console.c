@@ -664,8 +664,7 @@ static int gc_setup(struct gcons *gc)
 			   F(VIRTIO_CONSOLE_F_MULTIPORT) |
 			   F(VIRTIO_CONSOLE_F_EMERG_WRITE);
 	r = va_guest_open(&go, &gc->g);
-	if (r < 0)
-		{
+	if (r < 0) {
 		guest_fail(gc->ctx, r, "no virtio-console device");
 		return r;
 	}
@@ -848,7 +847,7 @@ int guest_mode_console(struct guest_ctx *ctx, int argc, char **argv)
 			gc.max_ports, gc.multiport);
 		va_loop_run(gc.loop);
 		r = gc.rc ? -EIO : 0;
-	} else if (r != -ECONNREFUSED) {
+	} else if (gc.g) {
 		fprintf(stderr, "%s: console: set-up failed: %s\n", ctx->prog,
 			strerror(-r));
 	}
