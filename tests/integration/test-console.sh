@@ -44,6 +44,9 @@ start_consoled() {
 		--port "$CPORT" "$@"
 	cons_pid=$VA_PID
 	va_watch "$cons_pid"
+	# Serving: its signals are handled from here on.
+	va_grep "$VA_TMP/$name.log" 'console: serving ' ||
+		va_fail "$name did not start"
 }
 
 # start_guest NAME STDIN STDOUT ARGS...: the console mode, ready.

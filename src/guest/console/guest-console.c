@@ -88,6 +88,7 @@ struct gport {
 	const char *path;		/* --port's socket, NULL */
 	int listen_fd;
 	struct gfd in, out;		/* console: stdin, stdout; named: client */
+	bool want_in, want_out;		/* EAGAIN seen: wait for the fd */
 	bool in_eof;
 	struct gbuf rx[GC_RX_BUFS];
 	unsigned int rx_count;
@@ -172,6 +173,20 @@ static void gfd_set(struct gport *p, struct gfd *w, uint32_t events)
 		w->events = events;
 }
 
+/* The fds of p in the loop as want_in/want_out say (a client's socket is
+ * one fd for both: one registration). */
+static void port_watch(struct gport *p)
+{
+	uint32_t in = p->want_in ? EPOLLIN : 0, out = p->want_out ? EPOLLOUT : 0;
+
+	if (p->in.fd >= 0 && p->in.fd == p->out.fd) {
+		gfd_set(p, &p->in, in | out);
+		return;
+	}
+	gfd_set(p, &p->in, in);
+	gfd_set(p, &p->out, out);
+}
+
 /* ---- control messages to the device ---- */
 
 static void ctrl_sent(struct va_guest *g, uint32_t id, int result,
@@ -224,7 +239,8 @@ static void out_flush(struct gport *p)
 			n = write(p->out.fd, b->data + p->out_off,
 				  b->len - p->out_off);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				gfd_set(p, &p->out, EPOLLOUT);
+				p->want_out = true;
+				port_watch(p);
 				return;
 			}
 			if (n < 0) {
@@ -245,8 +261,8 @@ static void out_flush(struct gport *p)
 		if (buf_post(b, rxq(p->id)) < 0)
 			gc_fatal(p->gc, -EIO, "posting a receive buffer");
 	}
-	if (p->out.fd >= 0 && p->out.fd != p->in.fd)
-		gfd_set(p, &p->out, 0);
+	p->want_out = false;
+	port_watch(p);
 }
 
 static void handle_ctrl(struct gcons *gc, const uint8_t *buf, uint32_t len);
@@ -308,14 +324,15 @@ static void port_pump(struct gport *p)
 			break;
 		n = read(p->in.fd, buf, sizeof(buf));
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			gfd_set(p, &p->in, EPOLLIN |
-				(p->in.fd == p->out.fd ? p->out.events : 0));
+			p->want_in = true;
+			port_watch(p);
 			return;
 		}
 		if (n <= 0) {
 			if (p->is_console) {
 				p->in_eof = true;
-				gfd_set(p, &p->in, 0);
+				p->want_in = false;
+				port_watch(p);
 				fprintf(stderr, "%s: console: end of input\n",
 					gc->ctx->prog);
 			} else {
@@ -332,10 +349,8 @@ static void port_pump(struct gport *p)
 		p->tx_bytes += (uint64_t)n;
 	}
 	/* Full (or the host closed): tx_done or PORT_OPEN resumes. */
-	if (p->in.fd == p->out.fd)
-		gfd_set(p, &p->in, p->out.events & EPOLLOUT);
-	else
-		gfd_set(p, &p->in, 0);
+	p->want_in = false;
+	port_watch(p);
 }
 
 static void on_port_fd(struct va_loop *loop, int fd, uint32_t events,
@@ -343,11 +358,8 @@ static void on_port_fd(struct va_loop *loop, int fd, uint32_t events,
 {
 	struct gport *p = opaque;
 
-	if (fd == p->out.fd && (events & (EPOLLOUT | EPOLLERR))) {
-		if (p->in.fd == p->out.fd)
-			gfd_set(p, &p->in, p->in.events & ~(uint32_t)EPOLLOUT);
+	if (fd == p->out.fd && (events & (EPOLLOUT | EPOLLERR)))
 		out_flush(p);
-	}
 	if (fd == p->in.fd && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		port_pump(p);
 }
@@ -362,6 +374,7 @@ static void client_gone(struct gport *p)
 	close(p->in.fd);
 	p->in.fd = p->out.fd = -1;
 	p->in.events = p->out.events = 0;
+	p->want_in = p->want_out = false;
 	p->guest_open = false;
 	fprintf(stderr, "%s: console: port %u: client left\n",
 		p->gc->ctx->prog, p->id);
@@ -383,6 +396,7 @@ static void on_accept(struct va_loop *loop, int fd, uint32_t events,
 	}
 	p->in.fd = p->out.fd = cfd;
 	p->in.events = p->out.events = 0;
+	p->want_in = p->want_out = false;
 	p->guest_open = true;
 	fprintf(stderr, "%s: console: port %u: client connected\n",
 		p->gc->ctx->prog, p->id);
