@@ -331,6 +331,9 @@ static int probe_finish(struct va_guest *g)
 		struct greq *rq;
 
 		g->st.renegotiations++;
+		/* The config callback tells the user of the new device
+		 * (whose state, beyond the replayed requests, is new). */
+		g->config_pending = true;
 		for (rq = g->head; rq; rq = rq->next)
 			g->st.replayed++;
 		va_info("guest: port %#x: device on dom%u restarted, "

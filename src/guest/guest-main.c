@@ -37,6 +37,8 @@ static const struct guest_mode {
 	  "fuse MOUNTDIR | bench [...]: virtio-blk as a file, or a load" },
 	{ "net", guest_mode_net,
 	  "tap NAME [...]: virtio-net as a TAP interface" },
+	{ "console", guest_mode_console,
+	  "[--port NAME=PATH]...: virtio-console on stdin/stdout" },
 	{ "test-echo", guest_mode_test_echo,
 	  "--count N --size S --qd Q [--queue I] [--verify]: drive the test device" },
 };

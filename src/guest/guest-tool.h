@@ -32,6 +32,7 @@ int guest_mode_info(struct guest_ctx *ctx, int argc, char **argv);
 int guest_mode_test_echo(struct guest_ctx *ctx, int argc, char **argv);
 int guest_mode_blk(struct guest_ctx *ctx, int argc, char **argv);	/* guest-blk.c */
 int guest_mode_net(struct guest_ctx *ctx, int argc, char **argv);	/* guest-net.c */
+int guest_mode_console(struct guest_ctx *ctx, int argc, char **argv); /* guest-console.c */
 
 /* Print "prog: what: strerror" and return 1. */
 int guest_fail(const struct guest_ctx *ctx, int err, const char *what);

@@ -101,7 +101,9 @@ struct va_guest_stats {
  */
 typedef void (*va_guest_done_cb)(struct va_guest *g, uint32_t id, int result,
 				 void *opaque);
-/* Config changed (EVENT_CONFIG) or the device status changed.  Optional. */
+/* Config changed (EVENT_CONFIG), the device status changed, or the device
+ * restarted and was renegotiated (va_guest_device_session() is then new).
+ * Optional. */
 typedef void (*va_guest_config_cb)(struct va_guest *g, void *opaque);
 
 /*

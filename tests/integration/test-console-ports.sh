@@ -1,0 +1,152 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# virtio-argo-consoled's named ports, control messages and restart, with
+# the guest's console mode, in the simulator:
+#  - a named port (--extra-port data=socket:..., the guest's --port
+#    data=...) carries 16 MiB each way, sha256 equal, while the console is
+#    idle, and again while the console carries 4 MiB each way (also
+#    checked);
+#  - malformed control messages from the guest (an unknown event, a bad
+#    port id, PORT_READY for a port never added) are refused and counted,
+#    and the console works after them;
+#  - consoled SIGKILLed and started again: the guest sees the restart,
+#    sends DEVICE_READY again and its console carries bytes both ways.
+. "$(dirname "$0")/lib.sh"
+
+VA_CONSOLED=${VA_CONSOLED:-$VA_BUILD_ROOT/src/devices/console/virtio-argo-consoled}
+VA_CONSOLE_IO=${VA_CONSOLE_IO:-$VA_BUILD_ROOT/tests/integration/console-io}
+CPORT=0x5641c000
+MIB4=$((4 * 1024 * 1024))
+MIB16=$((16 * 1024 * 1024))
+
+va_need "$VA_CONSOLED" "$VA_CONSOLE_IO" "$VA_GUEST"
+command -v sha256sum >/dev/null || va_skip "no sha256sum"
+
+head -c $MIB16 /dev/urandom >"$VA_TMP/h16"
+head -c $MIB16 /dev/urandom >"$VA_TMP/g16"
+head -c $MIB4 /dev/urandom >"$VA_TMP/to-guest"
+head -c $MIB4 /dev/urandom >"$VA_TMP/from-guest"
+HSOCK=$VA_TMP/host-data.sock
+GSOCK=$VA_TMP/guest-data.sock
+
+va_start_sim
+
+start_consoled() {
+	va_bg "$1" "$VA_CONSOLED" --sim-socket "$VA_SOCK" --domid 1 \
+		--port "$CPORT" --pty --pty-link "$VA_TMP/console.pty" \
+		--extra-port data=socket:"$HSOCK"
+	cons_pid=$VA_PID
+	va_watch "$cons_pid"
+	va_wait 10 test -S "$HSOCK" || va_fail "$1: no socket for the named port"
+}
+
+# start_guest NAME STDIN STDOUT ARGS...
+start_guest() {
+	local name=$1 in=$2 out=$3
+	shift 3
+	: >"$VA_TMP/$name.log"
+	"$VA_GUEST" --sim-socket "$VA_SOCK" --port "$CPORT" --timeout 10 \
+		console --port data="$GSOCK" "$@" <"$in" >"$out" \
+		2>"$VA_TMP/$name.log" &
+	guest_pid=$!
+	VA_PIDS+=("$guest_pid")
+	VA_NAME[$guest_pid]=$name
+	va_grep "$VA_TMP/$name.log" 'console: port 0: console' ||
+		va_fail "$name: the console port did not come up"
+}
+
+size_of() {
+	stat -c %s "$1" 2>/dev/null || echo 0
+}
+
+has_size() {
+	[ "$(size_of "$1")" = "$2" ]
+}
+
+same() {
+	[ "$(sha256sum <"$1" | cut -d' ' -f1)" = "$(sha256sum <"$2" | cut -d' ' -f1)" ] ||
+		va_fail "$3: $(basename "$1") and $(basename "$2") differ"
+}
+
+# named_port ROUND GUEST_LOG: 16 MiB each way through the named port.
+named_port() {
+	local r=$1 glog=$2 gpid hpid
+	va_grep "$glog" 'port 1: name data' || va_fail "$r: the guest did not get the port's name"
+	va_wait 10 test -S "$GSOCK" || va_fail "$r: the guest does not listen for the port"
+	va_bg "gside$r" "$VA_CONSOLE_IO" --connect "$GSOCK" --send "$VA_TMP/g16" \
+		--recv $MIB16 --out "$VA_TMP/gside$r.out" --linger
+	gpid=$VA_PID
+	va_grep "$glog" 'port 1: client connected' || va_fail "$r: guest-side client not seen"
+	va_bg "hside$r" "$VA_CONSOLE_IO" --connect "$HSOCK" --send "$VA_TMP/h16" \
+		--recv $MIB16 --out "$VA_TMP/hside$r.out" --linger
+	hpid=$VA_PID
+	va_grep "$VA_TMP/hside$r.log" "received $MIB16" 120 ||
+		va_fail "$r: the host side received $(size_of "$VA_TMP/hside$r.out") of $MIB16"
+	va_grep "$VA_TMP/gside$r.log" "received $MIB16" 120 ||
+		va_fail "$r: the guest side received $(size_of "$VA_TMP/gside$r.out") of $MIB16"
+	same "$VA_TMP/g16" "$VA_TMP/hside$r.out" "$r: guest to host on the named port"
+	same "$VA_TMP/h16" "$VA_TMP/gside$r.out" "$r: host to guest on the named port"
+	kill -TERM "$gpid" "$hpid"
+	echo "$r: 16 MiB each way on the named port, sha256 equal"
+}
+
+start_consoled consoled1
+pty=$(readlink "$VA_TMP/console.pty")
+
+# ---- 1. the named port while the console is idle ----
+start_guest g1 /dev/null /dev/null
+grep -q 'ports 2 multiport 1' "$VA_TMP/g1.log" || va_fail "two ports with MULTIPORT expected"
+named_port idle "$VA_TMP/g1.log"
+va_stop "$guest_pid"
+
+# ---- 2. the named port while the console is busy ----
+start_guest g2 "$VA_TMP/from-guest" "$VA_TMP/g2.out"
+va_bg pty-io "$VA_CONSOLE_IO" --tty "$pty" --send "$VA_TMP/to-guest" \
+	--recv $MIB4 --out "$VA_TMP/pty.out"
+ptyio=$VA_PID
+named_port busy "$VA_TMP/g2.log"
+va_wait_exit "$ptyio" 120
+[ "$VA_RC" = 0 ] || va_fail "the console's pty traffic failed"
+va_wait 60 has_size "$VA_TMP/g2.out" $MIB4 || va_fail "the guest's console got $(size_of "$VA_TMP/g2.out") bytes"
+same "$VA_TMP/to-guest" "$VA_TMP/g2.out" "console host to guest, busy"
+same "$VA_TMP/from-guest" "$VA_TMP/pty.out" "console guest to host, busy"
+echo "busy: the console carried 4 MiB each way meanwhile"
+va_stop "$guest_pid"
+
+# ---- 3. malformed control messages ----
+# 42: no such event; PORT_OPEN (6) for port 99; PORT_READY (3) for port 1
+# before DEVICE_READY (never added).
+mkfifo "$VA_TMP/g3.in"
+exec {g3in}<>"$VA_TMP/g3.in"
+start_guest g3 "$VA_TMP/g3.in" "$VA_TMP/g3.out" \
+	--send-ctrl 42,0,0 --send-ctrl 6,99,1 --send-ctrl 3,1,1
+for why in 'unknown event: event 42' 'no such port: event 6 (PORT_OPEN) port 99' \
+	'port never added: event 3 (PORT_READY) port 1'; do
+	va_grep "$VA_TMP/consoled1.log" "control message refused: $why" ||
+		va_fail "not refused: $why"
+done
+kill -USR1 "$cons_pid"
+va_grep "$VA_TMP/consoled1.log" 'control: in [0-9]* refused 3 ' ||
+	va_fail "the refusals are not counted"
+printf 'after the refusals\n' | "$VA_CONSOLE_IO" --tty "$pty" --send /dev/stdin
+va_grep "$VA_TMP/g3.out" 'after the refusals' || va_fail "the console does not work after refused messages"
+
+# ---- 4. consoled killed and started again ----
+va_kill9 "$cons_pid"
+start_consoled consoled2
+pty=$(readlink "$VA_TMP/console.pty")
+va_grep "$VA_TMP/g3.log" 'console: the device restarted' 30 ||
+	va_fail "the guest did not see the restart"
+printf 'host after the restart\n' | "$VA_CONSOLE_IO" --tty "$pty" --send /dev/stdin
+va_grep "$VA_TMP/g3.out" 'host after the restart' 30 ||
+	va_fail "host to guest does not work after the restart"
+"$VA_CONSOLE_IO" --tty "$pty" --recv 23 --out "$VA_TMP/pty-restart.out" &
+reader=$!
+printf 'guest after the restart\n' >&"$g3in"
+wait "$reader" || va_fail "guest to host does not work after the restart"
+grep -q 'guest after the restart' "$VA_TMP/pty-restart.out" ||
+	va_fail "the pty did not get the guest's line after the restart"
+va_stop "$guest_pid"
+grep -q 'restarts 1 ' "$VA_TMP/g3.log" || va_fail "the guest's counters do not show the restart"
+va_stop "$cons_pid"
+echo PASS
