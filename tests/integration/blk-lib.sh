@@ -47,7 +47,7 @@ va_start_fuse() {
 # va_stop_fuse: unmount the guest's FUSE file; the guest must exit with 0.
 va_stop_fuse() {
 	fusermount3 -u "$VA_FUSE_DIR" 2>/dev/null || umount "$VA_FUSE_DIR"
-	va_wait_exit "$VA_FUSE_PID" 10
+	va_wait_exit "$VA_FUSE_PID" 30
 	[ "$VA_RC" = 0 ] ||
 		va_fail "the guest's FUSE mode exited with $VA_RC after the unmount"
 }

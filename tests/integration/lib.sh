@@ -96,10 +96,10 @@ va_end_watched() {
 	local pid=$1 name=${VA_NAME[$1]:-process $1} st
 	if ! va_gone "$pid"; then
 		eval "${VA_WATCH[$pid]}"
-		if ! va_wait 10 va_gone "$pid"; then
+		if ! va_wait 30 va_gone "$pid"; then
 			kill -KILL "$pid" 2>/dev/null
 			wait "$pid" 2>/dev/null
-			echo "FAIL: $name (pid $pid) did not exit within 10 s of: ${VA_WATCH[$pid]}" >&2
+			echo "FAIL: $name (pid $pid) did not exit within 30 s of: ${VA_WATCH[$pid]}" >&2
 			return 1
 		fi
 	fi
