@@ -33,6 +33,13 @@ die() {
 	done
 	show_console
 	xl destroy $NAME 2>/dev/null
+	# What this stage started must not outlive it: a blkd left with
+	# /dev/argo open would make the next stage's rmmod fail.
+	for p in ${blkd_a:-} ${blkd_b:-}; do
+		kill -CONT $p 2>/dev/null
+		kill -KILL $p 2>/dev/null
+	done
+	umount /tmp/ffs 2>/dev/null
 	exit 1
 }
 show_console() {
