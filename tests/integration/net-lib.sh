@@ -76,7 +76,7 @@ stats() {
 	local pid=$1 log=$2 pat=${3:-net: total:} before
 	before=$(grep -c -- "$pat" "$log")
 	kill -USR1 "$pid"
-	va_wait 30 test "$(grep -c -- "$pat" "$log")" -gt "$before" ||
+	va_wait 30 va_lines "$log" "$pat" $((before + 1)) ||
 		va_fail "no counters from $log"
 }
 

@@ -52,7 +52,7 @@ rx_mode() {
 	G ip link set vag0 promisc "$1" allmulticast "$2" || va_fail "ip link set vag0"
 	n_mode=$((n_mode + 1))
 	kill -HUP "$GUEST_PID"
-	va_wait 10 test "$(grep -c 'receive mode 1/0: ' "$NETD_LOG")" -ge "$n_mode" ||
+	va_wait 10 va_lines "$NETD_LOG" 'receive mode 1/0: ' "$n_mode" ||
 		va_fail "no MAC table at netd after SIGHUP"
 	grep 'receive mode 1/0: ' "$NETD_LOG" | tail -n 1 |
 		grep -q "promisc $([ "$1" = on ] && echo 1 || echo 0) allmulti $([ "$2" = on ] && echo 1 || echo 0) uc 0 mc [1-9]" ||

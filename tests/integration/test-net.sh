@@ -85,10 +85,10 @@ echo "mq: both pairs carried frames both ways"
 
 # ---- link ----
 D ip link set vad0 down
-va_wait 10 test "$(G cat /sys/class/net/vag0/carrier)" = 0 ||
+va_wait 10 eval '[ "$(G cat /sys/class/net/vag0/carrier)" = 0 ]' ||
 	va_fail "vad0 down: vag0 kept its carrier"
 D ip link set vad0 up
-va_wait 10 test "$(G cat /sys/class/net/vag0/carrier)" = 1 ||
+va_wait 10 eval '[ "$(G cat /sys/class/net/vag0/carrier)" = 1 ]' ||
 	va_fail "vad0 up: vag0 has no carrier"
 pings "$gns" $D4
 pings "$gns" $D6
