@@ -393,7 +393,6 @@ static void gnet_rx_mode(struct gnet *n)
 			 VIRTIO_NET_CTRL_MAC_TABLE_SET, table, len);
 	if (r)
 		n->ctrl_errors++;
-	va_guest_flush(n->g);	/* a signal's work: no flush follows */
 	fprintf(stderr, "%s: net %s: receive mode sent: promisc %u allmulti "
 		"%u multicast %zu\n", n->ctx->prog, n->o.tap,
 		promisc_ctrl.data[0], allmulti_ctrl.data[0], (len - 8) / 6);
@@ -434,7 +433,6 @@ static void gnet_inject(struct gnet *n)
 	if (gnet_has(n, VIRTIO_NET_F_CTRL_VQ) &&
 	    ctrl_submit(n, &bad_ctrl, 0xee, 0x01, &zero, 1) < 0)
 		n->ctrl_errors++;
-	va_guest_flush(n->g);
 	fprintf(stderr, "%s: net %s: injected a bad header, an oversized frame "
 		"and a bad command\n", n->ctx->prog, n->o.tap);
 }
