@@ -195,6 +195,11 @@ va_need() {
 }
 
 # va_wait TIMEOUT_S CMD...: poll CMD until it succeeds; 1 on timeout.
+# CMD's arguments are expanded once, by the caller: a condition that
+# reads something must read it inside CMD (a function such as va_lines,
+# or eval '...' in single quotes), never as "$(...)" in the arguments,
+# which would poll a value frozen before the wait began
+# (tests/unit/test-wait-conditions.sh checks the scripts for that).
 va_wait() {
 	local t=$1 end
 	shift
@@ -271,4 +276,12 @@ va_guest() {
 # line matching PATTERN.
 va_grep() {
 	va_wait "${3:-10}" grep -q -- "$2" "$1"
+}
+
+# va_lines FILE PATTERN MIN: at least MIN lines of FILE match PATTERN (a
+# condition for va_wait: FILE is read at each poll).
+va_lines() {
+	local n
+	n=$(grep -c -- "$2" "$1" 2>/dev/null)
+	[ "${n:-0}" -ge "$3" ]
 }

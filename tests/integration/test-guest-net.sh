@@ -120,10 +120,10 @@ grep -q 'net vanet0: pair 1: ' "$VA_TMP/g1.log" || va_fail "no counters of pair 
 
 # Link down and up again, as the device says.
 kill -HUP "$loop_pid"
-va_wait 10 test "$(nsx cat /sys/class/net/vanet0/carrier 2>/dev/null)" = 0 ||
+va_wait 10 eval '[ "$(nsx cat /sys/class/net/vanet0/carrier 2>/dev/null)" = 0 ]' ||
 	va_fail "link down on the device: vanet0 kept its carrier"
 kill -HUP "$loop_pid"
-va_wait 10 test "$(nsx cat /sys/class/net/vanet0/carrier 2>/dev/null)" = 1 ||
+va_wait 10 eval '[ "$(nsx cat /sys/class/net/vanet0/carrier 2>/dev/null)" = 1 ]' ||
 	va_fail "link up on the device: vanet0 has no carrier"
 
 # An announcement request is acknowledged on the control queue.
