@@ -199,6 +199,26 @@ int net_nl_set_mtu(struct net_nl *nl, const char *ifname, unsigned int mtu)
 	return r;
 }
 
+int net_nl_set_mac(struct net_nl *nl, const char *ifname,
+		   const uint8_t mac[6])
+{
+	struct rtnl_link *c = rtnl_link_alloc();
+	struct nl_addr *a = nl_addr_build(AF_LLC, mac, 6);
+	const char *why;
+	int r = -ENOMEM;
+
+	if (c && a) {
+		rtnl_link_set_addr(c, a);
+		r = change_link(nl, ifname, c, &why);
+		if (r < 0 && why)
+			va_err("netlink: cannot set the MAC address of %s: %s",
+			       ifname, why);
+	}
+	nl_addr_put(a);
+	rtnl_link_put(c);
+	return r;
+}
+
 int net_nl_set_bridge(struct net_nl *nl, const char *ifname,
 		      const char *bridge)
 {

@@ -48,6 +48,9 @@ int net_nl_get_state(struct net_nl *nl, const char *ifname,
 int net_nl_set_up(struct net_nl *nl, const char *ifname, bool up);
 /* -EINVAL (logged: "refuses MTU") when the device's range excludes mtu. */
 int net_nl_set_mtu(struct net_nl *nl, const char *ifname, unsigned int mtu);
+/* Set the link's hardware (MAC) address.  0 or -errno (logged). */
+int net_nl_set_mac(struct net_nl *nl, const char *ifname,
+		   const uint8_t mac[6]);
 /* Make `bridge` the master of ifname: -ENODEV for a missing bridge,
  * -ENOTSUP when `bridge` is not a bridge (both logged). */
 int net_nl_set_bridge(struct net_nl *nl, const char *ifname,

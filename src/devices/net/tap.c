@@ -276,13 +276,28 @@ unsigned int net_tap_offload_flags(uint64_t features)
 	return f;
 }
 
+int net_tap_set_offload_flags(struct net_tap *t, unsigned int flags)
+{
+	/* The offloads belong to the TAP device: one fd sets them for all. */
+	if (ioctl(t->fds[0], TUNSETOFFLOAD, flags) < 0)
+		return va_log_errno(VA_LOG_ERR, -errno,
+				    "tap: %s: cannot set offloads 0x%x", t->name,
+				    flags);
+	return 0;
+}
+
 int net_tap_set_offload(struct net_tap *t, uint64_t features)
 {
-	unsigned int f = net_tap_offload_flags(features);
+	return net_tap_set_offload_flags(t, net_tap_offload_flags(features));
+}
 
-	/* The offloads belong to the TAP device: one fd sets them for all. */
-	if (ioctl(t->fds[0], TUNSETOFFLOAD, f) < 0)
+int net_tap_set_carrier(struct net_tap *t, bool on)
+{
+	int v = on;
+
+	if (ioctl(t->fds[0], TUNSETCARRIER, &v) < 0)
 		return va_log_errno(VA_LOG_ERR, -errno,
-				    "tap: %s: cannot set offloads 0x%x", t->name, f);
+				    "tap: %s: cannot set the carrier %s", t->name,
+				    on ? "on" : "off");
 	return 0;
 }

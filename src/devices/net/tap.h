@@ -96,5 +96,12 @@ int net_tap_set_queue(struct net_tap *t, unsigned int pair, bool enable);
 unsigned int net_tap_offload_flags(uint64_t features);
 /* Apply net_tap_offload_flags(features) to the TAP.  0 or -errno. */
 int net_tap_set_offload(struct net_tap *t, uint64_t features);
+/* Apply TUN_F_* flags as they are (the user-space guest's TAP, whose
+ * reads are what it transmits, follows the device's HOST_* bits).  0 or
+ * -errno (logged). */
+int net_tap_set_offload_flags(struct net_tap *t, unsigned int flags);
+/* The TAP's carrier, as the link state the far end reports.  0 or
+ * -errno (logged). */
+int net_tap_set_carrier(struct net_tap *t, bool on);
 
 #endif /* VA_NET_TAP_H */

@@ -14,24 +14,20 @@
  * request.  When the queue is full the TAP is not read, so frames wait in
  * the TAP's own queue.
  */
-#include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
-#include <net/if.h>
-#include <net/if_arp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/if_ether.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
 #include "guest-net.h"
 #include "guest-tool.h"
+#include "netlink.h"
+#include "tap.h"
 
 #define TX_BATCH	64u	/* frames read per wake-up */
 
@@ -56,103 +52,46 @@ static unsigned int tap_offloads(const struct gnet *n)
 	return off;
 }
 
-static int tap_fail(const struct gnet *n, const char *what)
-{
-	int err = errno;
-
-	fprintf(stderr, "%s: net %s: %s: %s\n", n->ctx->prog, n->o.tap, what,
-		strerror(err));
-	return -err;
-}
-
-/* One queue of the TAP, configured: its fd or -errno. */
-static int tap_queue(struct gnet *n, bool mq)
-{
-	struct ifreq ifr = { 0 };
-	int fd, hdr = GNET_HDR_LEN, le = 1;
-	unsigned int off = tap_offloads(n);
-
-	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return tap_fail(n, "/dev/net/tun");
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
-			(mq ? IFF_MULTI_QUEUE : 0);
-	memcpy(ifr.ifr_name, n->o.tap, strlen(n->o.tap));
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int r = tap_fail(n, "TUNSETIFF (a TAP of that name in use, "
-				 "or with other flags?)");
-
-		close(fd);
-		return r;
-	}
-	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
-	    ioctl(fd, TUNSETVNETLE, &le) < 0 ||
-	    ioctl(fd, TUNSETOFFLOAD, off) < 0) {
-		int r = tap_fail(n, "vnet header or offload setup");
-
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-/* An interface ioctl on the TAP by name. */
-static int tap_ifreq(struct gnet *n, unsigned long req, struct ifreq *ifr,
-		     const char *what)
-{
-	memcpy(ifr->ifr_name, n->o.tap, strlen(n->o.tap));
-	if (ioctl(n->sock, req, ifr) < 0)
-		return tap_fail(n, what);
-	return 0;
-}
-
+/*
+ * The TAP is opened and set up by netd's own host-side code (tap.c,
+ * netlink.c: one fd per pair, the 12-byte little-endian vnet header, MAC,
+ * MTU, carrier, up); only the direction of the offloads is the guest's.
+ */
 int gnet_tap_carrier(struct gnet *n, bool on)
 {
-	int v = on;
-
-	if (ioctl(n->pairs[0].fd, TUNSETCARRIER, &v) < 0)
-		return tap_fail(n, "TUNSETCARRIER");
-	return 0;
+	return net_tap_set_carrier(n->tap, on);
 }
 
 int gnet_tap_open(struct gnet *n)
 {
-	struct ifreq ifr;
 	unsigned int i;
 	int r;
 
 	n->sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (n->sock < 0)
-		return tap_fail(n, "socket");
-	for (i = 0; i < n->npairs; i++) {
-		r = tap_queue(n, n->npairs > 1);
-		if (r < 0)
-			return r;
-		n->pairs[i].fd = r;
+	if (n->sock < 0) {
+		r = -errno;
+		fprintf(stderr, "%s: net %s: socket: %s\n", n->ctx->prog,
+			n->o.tap, strerror(-r));
+		return r;
 	}
-	if (gnet_has(n, VIRTIO_NET_F_MAC)) {
-		memset(&ifr, 0, sizeof(ifr));
-		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-		memcpy(ifr.ifr_hwaddr.sa_data, n->mac, ETH_ALEN);
-		r = tap_ifreq(n, SIOCSIFHWADDR, &ifr, "setting the MAC address");
-		if (r < 0)
-			return r;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_mtu = (int)n->mtu;
-	r = tap_ifreq(n, SIOCSIFMTU, &ifr, "setting the MTU");
+	r = net_nl_open(&n->nl);
+	if (r == 0)
+		r = net_tap_open(n->o.tap, n->npairs, &n->tap);
 	if (r < 0)
 		return r;
-	r = gnet_tap_carrier(n, !gnet_has(n, VIRTIO_NET_F_STATUS) ||
-				(n->status & VIRTIO_NET_S_LINK_UP));
-	if (r < 0)
-		return r;
-	memset(&ifr, 0, sizeof(ifr));
-	r = tap_ifreq(n, SIOCGIFFLAGS, &ifr, "reading the interface flags");
-	if (r < 0)
-		return r;
-	ifr.ifr_flags |= IFF_UP;
-	return tap_ifreq(n, SIOCSIFFLAGS, &ifr, "bringing the interface up");
+	for (i = 0; i < n->npairs; i++)
+		n->pairs[i].fd = net_tap_fd(n->tap, i);
+	r = net_tap_set_offload_flags(n->tap, tap_offloads(n));
+	if (r == 0 && gnet_has(n, VIRTIO_NET_F_MAC))
+		r = net_nl_set_mac(n->nl, n->o.tap, n->mac);
+	if (r == 0)
+		r = net_nl_set_mtu(n->nl, n->o.tap, n->mtu);
+	if (r == 0)
+		r = gnet_tap_carrier(n, !gnet_has(n, VIRTIO_NET_F_STATUS) ||
+					(n->status & VIRTIO_NET_S_LINK_UP));
+	if (r == 0)
+		r = net_nl_set_up(n->nl, n->o.tap, true);
+	return r;
 }
 
 void gnet_tap_close(struct gnet *n)
@@ -160,13 +99,14 @@ void gnet_tap_close(struct gnet *n)
 	unsigned int i;
 
 	for (i = 0; n->pairs && i < n->npairs; i++) {
-		if (n->pairs[i].fd >= 0) {
-			if (n->loop)
-				va_loop_del_fd(n->loop, n->pairs[i].fd);
-			close(n->pairs[i].fd);
-		}
+		if (n->pairs[i].fd >= 0 && n->loop)
+			va_loop_del_fd(n->loop, n->pairs[i].fd);
 		n->pairs[i].fd = -1;
 	}
+	net_tap_close(n->tap);
+	n->tap = NULL;
+	net_nl_close(n->nl);
+	n->nl = NULL;
 	if (n->sock >= 0)
 		close(n->sock);
 	n->sock = -1;

@@ -33,6 +33,8 @@
 #define GNET_FRAME_MAX		(GNET_HDR_LEN + 65536u + 14u + 4u)
 
 struct gnet;
+struct net_tap;
+struct net_nl;
 
 /* One receive buffer, posted on its queue until the device fills it. */
 struct gnet_rxbuf {
@@ -81,7 +83,9 @@ struct gnet {
 	unsigned int mtu;
 	uint16_t ctrlq;			/* valid with CTRL_VQ */
 	struct gnet_pair *pairs;
-	int sock;			/* for the interface ioctls */
+	struct net_tap *tap;		/* netd's tap.c */
+	struct net_nl *nl;		/* netd's netlink.c */
+	int sock;			/* reading the interface's flags */
 	bool stopping;
 	int rc;				/* exit status */
 	uint64_t announces, link_changes, ctrl_errors;
