@@ -64,7 +64,7 @@ start_blkd() {	# start_blkd CACHE
 		--log-level warning 2>>"$work/blkd.log" &
 	blkd_pid=$!
 	pids+=("$blkd_pid")
-	"$bin/sim/virtio-argo-guest" --self-domid 1 --timeout 10 info >/dev/null
+	"$bin/guest/virtio-argo-guest" --self-domid 1 --timeout 10 info >/dev/null
 }
 stop_blkd() {
 	kill "$blkd_pid"; wait "$blkd_pid" 2>/dev/null || true
@@ -82,7 +82,7 @@ fio_iops() {
 }
 # va_iops RW BS QD
 va_iops() {
-	"$bin/sim/virtio-argo-guest" --self-domid 1 blk bench --rw "$1" --bs "$2" \
+	"$bin/guest/virtio-argo-guest" --self-domid 1 blk bench --rw "$1" --bs "$2" \
 		--iodepth "$3" --runtime "$runtime" |
 		python3 -c 'import json,sys; print(int(json.load(sys.stdin)["iops"]))'
 }
