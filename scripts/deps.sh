@@ -10,7 +10,7 @@ build_pkgs=(meson ninja-build pkg-config gcc libc6-dev linux-libc-dev liburing-d
 	libnl-3-dev libnl-route-3-dev libxen-dev check libfuse3-dev)
 # gcc-12-multilib: the -m32 unit test (gcc-multilib itself conflicts with
 # the Arm cross compilers of the system set).
-test_pkgs=(fuse3 fio e2fsprogs util-linux iproute2 procps kmod
+test_pkgs=(fuse3 fio e2fsprogs util-linux iproute2 iputils-ping ethtool python3 procps kmod
 	gcc-12-multilib)
 system_pkgs=(qemu-system-x86 busybox-static bison flex bc cpio kmod libelf-dev
 	build-essential python3 dpkg-dev linux-headers-amd64 linux-source-6.1

@@ -241,6 +241,21 @@ int net_tap_write(struct net_tap *t, unsigned int pair,
 	return (size_t)n == iov_total(iov, iovcnt) ? 0 : -EIO;
 }
 
+int net_tap_set_queue(struct net_tap *t, unsigned int pair, bool enable)
+{
+	struct ifreq ifr = { 0 };
+
+	if (pair >= t->queues)
+		return -EINVAL;
+	if (t->queues == 1)
+		return 0;
+	ifr.ifr_flags = enable ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+	if (ioctl(t->fds[pair], TUNSETQUEUE, &ifr) < 0)
+		return va_log_errno(VA_LOG_ERR, -errno, "tap: %s: cannot %s queue %u",
+				    t->name, enable ? "attach" : "detach", pair);
+	return 0;
+}
+
 unsigned int net_tap_offload_flags(uint64_t features)
 {
 	unsigned int f = 0;

@@ -80,6 +80,14 @@ int net_tap_write(struct net_tap *t, unsigned int pair,
 		  const struct iovec *iov, int iovcnt);
 
 /*
+ * Attach (enable) or detach queue `pair`'s fd from a multi-queue TAP
+ * (TUNSETQUEUE): tun spreads received frames over the attached ones
+ * only, so a queue pair the driver does not use gets none.  0 or -errno
+ * (logged).  A single-queue TAP: no-op.
+ */
+int net_tap_set_queue(struct net_tap *t, unsigned int pair, bool enable);
+
+/*
  * TUNSETOFFLOAD flags for the negotiated virtio-net feature bits
  * (1 << VIRTIO_NET_F_*): GUEST_CSUM gives TUN_F_CSUM; GUEST_TSO4/TSO6,
  * GUEST_ECN and GUEST_UFO count only with GUEST_CSUM, and GUEST_ECN only

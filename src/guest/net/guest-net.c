@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <linux/virtio_net.h>
 
 #include "guest-net.h"
@@ -35,13 +36,16 @@
 struct gnet_ctrl {
 	struct gnet *n;
 	uint8_t hdr[2];			/* class, command */
-	uint8_t data[8];
+	uint8_t data[8 + 6 * GNET_MC_MAX];	/* a MAC table fits */
 	uint8_t ack;
 	bool busy;
 	int result;
 };
 
-static struct gnet_ctrl announce_ctrl;
+static struct gnet_ctrl announce_ctrl, pairs_ctrl;
+/* SIGHUP: the receive mode; SIGUSR2: the bad command. */
+static struct gnet_ctrl promisc_ctrl, allmulti_ctrl, table_ctrl, bad_ctrl;
+static uint64_t seen_renegotiations;
 
 /* ---- features ---- */
 
@@ -254,6 +258,29 @@ static int set_pairs(struct gnet *n)
 
 /* ---- config changes ---- */
 
+/*
+ * A device that restarted starts over with one queue pair: after the
+ * library renegotiated (seen here, on the config event a new session
+ * brings, or on the next one), ask for ours again.
+ */
+static void resend_pairs(struct gnet *n)
+{
+	struct va_guest_stats st;
+	uint16_t v = htole16((uint16_t)n->npairs);
+
+	va_guest_get_stats(n->g, &st);
+	if (st.renegotiations == seen_renegotiations ||
+	    !gnet_has(n, VIRTIO_NET_F_MQ) || pairs_ctrl.busy)
+		return;
+	seen_renegotiations = st.renegotiations;
+	if (ctrl_submit(n, &pairs_ctrl, VIRTIO_NET_CTRL_MQ,
+			VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &v, sizeof(v)) < 0)
+		n->ctrl_errors++;
+	else
+		fprintf(stderr, "%s: net %s: queue pairs %u asked again\n",
+			n->ctx->prog, n->o.tap, n->npairs);
+}
+
 static void config_work(struct va_loop *loop, void *opaque)
 {
 	uint8_t cfg[offsetof(struct virtio_net_config, max_virtqueue_pairs)];
@@ -261,7 +288,10 @@ static void config_work(struct va_loop *loop, void *opaque)
 	uint16_t status, old = n->status;
 	int r;
 
-	if (n->stopping || !gnet_has(n, VIRTIO_NET_F_STATUS))
+	if (n->stopping)
+		return;
+	resend_pairs(n);
+	if (!gnet_has(n, VIRTIO_NET_F_STATUS))
 		return;
 	r = read_config(n, cfg, sizeof(cfg));
 	if (r < 0) {
@@ -294,6 +324,119 @@ static void on_config(struct va_guest *g, void *opaque)
 	struct gnet *n = opaque;
 
 	va_loop_defer(n->loop, config_work, n);
+}
+
+/* ---- receive mode (SIGHUP) and bad input (SIGUSR2) ---- */
+
+/* The multicast addresses of ifindex in /proc/net/dev_mcast (of this
+ * network namespace) into t (le32 count, then addresses). */
+static size_t mc_table(int ifindex, uint8_t *t)
+{
+	FILE *f = fopen("/proc/net/dev_mcast", "re");
+	char line[256], name[IFNAMSIZ + 1], hex[64];
+	unsigned int idx, a[6], refs, global;
+	uint32_t count = 0, le;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%u %16s %u %u %63s", &idx, name, &refs, &global,
+			   hex) != 5 || (int)idx != ifindex || count >= GNET_MC_MAX ||
+		    sscanf(hex, "%2x%2x%2x%2x%2x%2x", &a[0], &a[1], &a[2], &a[3],
+			   &a[4], &a[5]) != 6)
+			continue;
+		for (idx = 0; idx < 6; idx++)
+			t[4 + 6 * count + idx] = (uint8_t)a[idx];
+		count++;
+	}
+	if (f)
+		fclose(f);
+	le = htole32(count);
+	memcpy(t, &le, 4);
+	return 4 + 6 * (size_t)count;
+}
+
+/*
+ * What Linux's driver does when the interface's receive mode changes:
+ * PROMISC and ALLMULTI from the TAP's flags, then the MAC table (no
+ * unicast addresses but the device's own; the interface's multicast
+ * list).  On SIGHUP only, so a device starts as it is after reset.
+ */
+static void gnet_rx_mode(struct gnet *n)
+{
+	uint8_t table[4 + 4 + 6 * GNET_MC_MAX] = { 0 };
+	struct ifreq ifr = { 0 };
+	uint8_t on;
+	size_t len;
+	int r = 0;
+
+	if (!gnet_has(n, VIRTIO_NET_F_CTRL_RX))
+		return;
+	int ifindex;
+
+	memcpy(ifr.ifr_name, n->o.tap, strlen(n->o.tap));
+	if (ioctl(n->sock, SIOCGIFINDEX, &ifr) < 0) {
+		n->ctrl_errors++;
+		return;
+	}
+	ifindex = ifr.ifr_ifindex;
+	if (ioctl(n->sock, SIOCGIFFLAGS, &ifr) < 0) {
+		n->ctrl_errors++;
+		return;
+	}
+	on = !!(ifr.ifr_flags & IFF_PROMISC);
+	r |= ctrl_submit(n, &promisc_ctrl, VIRTIO_NET_CTRL_RX,
+			 VIRTIO_NET_CTRL_RX_PROMISC, &on, 1);
+	on = !!(ifr.ifr_flags & IFF_ALLMULTI);
+	r |= ctrl_submit(n, &allmulti_ctrl, VIRTIO_NET_CTRL_RX,
+			 VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1);
+	len = 4 + mc_table(ifindex, table + 4);	/* no unicast */
+	r |= ctrl_submit(n, &table_ctrl, VIRTIO_NET_CTRL_MAC,
+			 VIRTIO_NET_CTRL_MAC_TABLE_SET, table, len);
+	if (r)
+		n->ctrl_errors++;
+	va_guest_flush(n->g);	/* a signal's work: no flush follows */
+	fprintf(stderr, "%s: net %s: receive mode sent: promisc %u allmulti "
+		"%u multicast %zu\n", n->ctx->prog, n->o.tap,
+		promisc_ctrl.data[0], allmulti_ctrl.data[0], (len - 8) / 6);
+}
+
+static void inject_done(struct va_guest *g, uint32_t id, int result,
+			void *opaque)
+{
+}
+
+/*
+ * A test hook: what a broken or hostile driver would send, on pair 0:
+ * a frame whose vnet header has unknown flags, a frame larger than the
+ * MTU without GSO, and a control command of an unknown class.  The
+ * device should drop, count and go on.
+ */
+static void gnet_inject(struct gnet *n)
+{
+	static uint8_t bad_hdr[GNET_HDR_LEN + 60], big[GNET_FRAME_MAX];
+	struct iovec out;
+	uint8_t zero = 0;
+	size_t len;
+
+	memset(bad_hdr, 0, sizeof(bad_hdr));
+	bad_hdr[0] = 0xf0;		/* flags: no such bits */
+	memset(bad_hdr + GNET_HDR_LEN, 0xff, 6);
+	out.iov_base = bad_hdr;
+	out.iov_len = sizeof(bad_hdr);
+	va_guest_submit(n->g, n->pairs[0].txq, &out, 1, NULL, 0, inject_done,
+			NULL);
+	memset(big, 0, sizeof(big));
+	memset(big + GNET_HDR_LEN, 0xff, 6);
+	len = GNET_HDR_LEN + 14u + 4u + n->mtu + 1u;
+	out.iov_base = big;
+	out.iov_len = len < sizeof(big) ? len : sizeof(big);
+	va_guest_submit(n->g, n->pairs[0].txq, &out, 1, NULL, 0, inject_done,
+			NULL);
+	if (gnet_has(n, VIRTIO_NET_F_CTRL_VQ) &&
+	    ctrl_submit(n, &bad_ctrl, 0xee, 0x01, &zero, 1) < 0)
+		n->ctrl_errors++;
+	va_guest_flush(n->g);
+	fprintf(stderr, "%s: net %s: injected a bad header, an oversized frame "
+		"and a bad command\n", n->ctx->prog, n->o.tap);
 }
 
 /* ---- counters and signals ---- */
@@ -339,6 +482,14 @@ static void on_signal(struct va_loop *loop, int signo, void *opaque)
 		print_counters(n);
 		return;
 	}
+	if (signo == SIGHUP) {
+		gnet_rx_mode(n);
+		return;
+	}
+	if (signo == SIGUSR2) {
+		gnet_inject(n);
+		return;
+	}
 	n->stopping = true;
 	va_loop_quit(loop, 0);
 }
@@ -350,6 +501,9 @@ static const char net_usage[] =
 "Drive the virtio-net device through the TAP interface NAME (created if\n"
 "absent, else attached to), with the device's MAC address and MTU, until\n"
 "SIGTERM or SIGINT.  SIGUSR1 prints the counters (also printed at exit).\n"
+"SIGHUP sends the TAP's receive mode (PROMISC, ALLMULTI, the multicast\n"
+"list) on the control queue; SIGUSR2 (a test hook) sends a malformed\n"
+"header, an oversized frame and an unknown control command.\n"
 "\n"
 "  --queues N            queue pairs to use (default 1; at most the device's)\n"
 "  --mtu N               interface MTU (default: the device's, else 1500)\n"
@@ -470,7 +624,11 @@ static int gnet_setup(struct gnet *n)
 		return r;
 	}
 	va_guest_set_config_cb(n->g, on_config, n);
+	/* An ANNOUNCE set before the callback was in place. */
+	va_loop_defer(n->loop, config_work, n);
 	if ((r = va_loop_add_signal(n->loop, SIGTERM, on_signal, n)) < 0 ||
+	    (r = va_loop_add_signal(n->loop, SIGHUP, on_signal, n)) < 0 ||
+	    (r = va_loop_add_signal(n->loop, SIGUSR2, on_signal, n)) < 0 ||
 	    (r = va_loop_add_signal(n->loop, SIGINT, on_signal, n)) < 0 ||
 	    (r = va_loop_add_signal(n->loop, SIGUSR1, on_signal, n)) < 0)
 		return r;

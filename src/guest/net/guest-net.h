@@ -29,6 +29,7 @@
 #define GNET_DEVICE_ID		1u
 #define GNET_HDR_LEN		12u	/* struct virtio_net_hdr_v1 */
 #define GNET_MRG_BUF_LEN	4096u	/* one mergeable receive buffer */
+#define GNET_MC_MAX		32u	/* multicast addresses sent */
 #define GNET_FRAME_MAX		(GNET_HDR_LEN + 65536u + 14u + 4u)
 
 struct gnet;
