@@ -27,14 +27,15 @@
 #            writes, DEVICE_INFO answers out of bounds, a response without
 #            the status byte, a device whose ring is full and never read
 #            (unbind and rmmod must end).
-#   stage 4  a network device on real Xen, the reflector form: an `xl
-#            create`d domU (2 vCPUs) whose stock virtio_net binds to
-#            virtio_argo against virtio-argo-netloopd in dom0 (every
-#            transmitted frame comes back): MAC and MTU from the config,
-#            two queue pairs, carrier, frames back byte for byte,
-#            LINK_UP off and on, ANNOUNCE acknowledged, no renegotiation
-#            while idle, a netloopd SIGKILL and restart, clean unbind.
-#            No TAP, bridge or TCP to dom0 yet (virtio-argo-netd's part).
+#   stage 4  the network: dom0 has bridge br0 (10.99.0.1/24) and runs
+#            virtio-argo-netd --domain va-net with its TAP in br0 before
+#            the guest exists; an `xl create`d domU (2 vCPUs) binds the
+#            stock virtio_net to virtio_argo (10.99.0.2/24): MAC, two
+#            queue pairs, carrier, no renegotiation while idle, ping both
+#            ways, the TAP's state as the guest's carrier, 64 MiB over
+#            TCP each way with a netd SIGKILL and restart in the middle
+#            of each (sha256 equal, the guest announces itself to the
+#            new netd), clean counters and unbind, netd's log clean.
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.
@@ -212,9 +213,8 @@ add_e2fs "$urd"
 add_bin "$urd" "$(command -v fio)"
 cp "$ours/virtio_argo_core.ko" "$ours/virtio_argo.ko" "$urd/modules/"
 add_modules "$urd" order virtio virtio_ring virtio_blk crc32c_generic ext4
-# Stage 4: the stock virtio_net, and net-frames (tests/integration/).
+# Stage 4: the stock virtio_net.
 add_modules "$urd" order.net virtio_net
-add_bin "$urd" "$build/tests/integration/net-frames"
 cp "$src/tests/system/domU/init" "$src/tests/system/domU/net.sh" "$urd/"
 chmod +x "$urd/init"
 
@@ -223,8 +223,9 @@ chmod +x "$urd/init"
 rd=$work/initrd
 new_rd "$rd"
 add_bin "$rd" "$build/src/devices/blk/virtio-argo-blkd"
-# Stage 4's device: the virtio-net reflector (tests/testdev/netloopd.c).
-add_bin "$rd" "$build/tests/testdev/virtio-argo-netloopd"
+# Stage 4's network device, its TAP and bridge.
+add_bin "$rd" "$build/src/devices/net/virtio-argo-netd"
+add_modules "$rd" order.net tun bridge
 # failfs (tests/integration/failfs.c): stage 2 holds a write in blkd.
 add_bin "$rd" "$build/tests/integration/failfs"
 add_e2fs "$rd"
