@@ -180,9 +180,27 @@ void vargo_reneg_work(struct work_struct *work)
 }
 
 /*
+ * Whether a request in flight waits for an answer the device owes: one
+ * that carries device-readable bytes (a command, a write, a frame to send).
+ * A chain of device-writable buffers only (virtio-net's receive buffers)
+ * is filled when the device has something for it, which may be never on
+ * an idle link.  Under vd->lock.
+ */
+static bool vargo_answer_owed(struct vargo_dev *vd)
+{
+	struct vargo_req *r;
+
+	list_for_each_entry(r, &vd->inflight, node)
+		if (r->chain.nr_out)
+			return true;
+	return false;
+}
+
+/*
  * A device that keeps requests without answering anything (its ring
  * registered and not full) is probed by a renegotiation; if it does not
- * answer that either, the hold bound of reneg_work applies.
+ * answer that either, the hold bound of reneg_work applies.  Receive
+ * buffers alone do not count (vargo_answer_owed()).
  */
 void vargo_watch_work(struct work_struct *work)
 {
@@ -191,8 +209,9 @@ void vargo_watch_work(struct work_struct *work)
 	unsigned long flags;
 
 	spin_lock_irqsave(&vd->lock, flags);
-	if (vd->link_up && !vd->broken && !list_empty(&vd->inflight) &&
-	    time_after(jiffies, vd->last_heard + VARGO_HOLD_MAX)) {
+	if (vd->link_up && !vd->broken &&
+	    time_after(jiffies, vd->last_heard + VARGO_HOLD_MAX) &&
+	    vargo_answer_owed(vd)) {
 		dev_info_ratelimited(&vd->pdev->dev,
 				     "no answer for %u s: renegotiating\n",
 				     jiffies_to_msecs(VARGO_HOLD_MAX) / 1000);

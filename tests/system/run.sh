@@ -27,6 +27,15 @@
 #            writes, DEVICE_INFO answers out of bounds, a response without
 #            the status byte, a device whose ring is full and never read
 #            (unbind and rmmod must end).
+#   stage 4  the network: dom0 has bridge br0 (10.99.0.1/24) and runs
+#            virtio-argo-netd --domain va-net with its TAP in br0 before
+#            the guest exists; an `xl create`d domU (2 vCPUs) binds the
+#            stock virtio_net to virtio_argo (10.99.0.2/24): MAC, two
+#            queue pairs, carrier, no renegotiation while idle, ping both
+#            ways, the TAP's state as the guest's carrier, 64 MiB over
+#            TCP each way with a netd SIGKILL and restart in the middle
+#            of each (sha256 equal, the guest announces itself to the
+#            new netd), clean counters and unbind, netd's log clean.
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.
@@ -36,7 +45,7 @@
 #   BUILDDIR  meson build directory of the daemons (default WORKDIR/meson)
 #   --shell   debug: after the stages, keep the machine up with a shell on
 #             the console (interactive; no timeout)
-#   VA_STAGES     stages to run in the Argo boot (default 0,1,2,3)
+#   VA_STAGES     stages to run in the Argo boot (default 0,1,2,3,4)
 #   VA_PARTS      stage 3's parts, e.g. config+garbage (default all; see
 #             tests/system/dom0/stage3.sh)
 #   VA_CACHE_DIR  where the Xen source and build and the kernel image are
@@ -61,7 +70,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=${1:-$src/build-xen}
 build=${2:-$work/meson}
 cache=${VA_CACHE_DIR:-/var/cache/virtio-argo}
-stages=${VA_STAGES:-0,1,2,3}
+stages=${VA_STAGES:-0,1,2,3,4}
 mkdir -p "$work" "$cache"
 work=$(cd "$work" && pwd)
 
@@ -204,7 +213,9 @@ add_e2fs "$urd"
 add_bin "$urd" "$(command -v fio)"
 cp "$ours/virtio_argo_core.ko" "$ours/virtio_argo.ko" "$urd/modules/"
 add_modules "$urd" order virtio virtio_ring virtio_blk crc32c_generic ext4
-cp "$src/tests/system/domU/init" "$urd/"
+# Stage 4: the stock virtio_net.
+add_modules "$urd" order.net virtio_net
+cp "$src/tests/system/domU/init" "$src/tests/system/domU/net.sh" "$urd/"
 chmod +x "$urd/init"
 
 # The dom0 initramfs: stages 0 and 1, and for stage 2 Xen's tools, the
@@ -212,6 +223,9 @@ chmod +x "$urd/init"
 rd=$work/initrd
 new_rd "$rd"
 add_bin "$rd" "$build/src/devices/blk/virtio-argo-blkd"
+# Stage 4's network device, its TAP and bridge.
+add_bin "$rd" "$build/src/devices/net/virtio-argo-netd"
+add_modules "$rd" order.net tun bridge
 # failfs (tests/integration/failfs.c): stage 2 holds a write in blkd.
 add_bin "$rd" "$build/tests/integration/failfs"
 add_e2fs "$rd"
@@ -239,7 +253,8 @@ mkdir -p "$rd/boot" "$rd/etc/xen"
 cp "$kimg/boot/vmlinuz-$kver" "$rd/boot/vmlinuz"
 pack "$urd" "$rd/boot/initrd-domu.cpio.gz"
 cp "$src/tests/system/domU/guest.cfg" "$rd/etc/xen/"
-cp "$src"/tests/system/dom0/init "$src"/tests/system/dom0/stage*.sh "$rd/"
+cp "$src"/tests/system/dom0/init "$src"/tests/system/dom0/stage*.sh \
+	"$src"/tests/system/dom0/lib.sh "$rd/"
 chmod +x "$rd/init"
 pack "$rd" "$work/initrd.cpio.gz"
 

@@ -573,6 +573,58 @@ START_TEST(link_events)
 }
 END_TEST
 
+/*
+ * A bridge tells of its ports' state in messages of its own (family
+ * AF_BRIDGE, without IFLA_CARRIER): they are not the port's link state.
+ * The TAP set down and up in a bridge, then the bridge down and up: every
+ * state reported after the TAP is running again, up to an MTU change
+ * that ends the check, must be running.
+ */
+START_TEST(link_events_in_bridge)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct rtnl_link *br = rtnl_link_bridge_alloc();
+	struct net_link_state st;
+	struct net_tap *t;
+	struct net_nl *nl;
+	unsigned int i;
+	int fd;
+
+	ck_assert_int_eq(nl_connect(sk, NETLINK_ROUTE), 0);
+	rtnl_link_set_name(br, "vbr2");
+	ck_assert_int_eq(rtnl_link_add(sk, br, NLM_F_CREATE), 0);
+	rtnl_link_put(br);
+	ck_assert_int_eq(net_tap_open("vbe0", 1, &t), 0);
+	ck_assert_int_eq(net_nl_open(&nl), 0);
+	ck_assert_int_eq(net_nl_set_up(nl, "vbr2", true), 0);
+	ck_assert_int_eq(net_nl_set_bridge(nl, "vbe0", "vbr2"), 0);
+	ck_assert_int_eq(net_nl_set_up(nl, "vbe0", true), 0);
+	fd = net_nl_watch(nl, "vbe0", on_link, seen, &st);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(net_link_running(&st));
+	nseen = 0;
+	ck_assert_int_eq(net_nl_set_up(nl, "vbe0", false), 0);
+	wait_state(nl, fd, is_down);
+	ck_assert_int_eq(net_nl_set_up(nl, "vbe0", true), 0);
+	wait_state(nl, fd, is_running);
+	nseen = 0;
+	ck_assert_int_eq(net_nl_set_up(nl, "vbr2", false), 0);
+	ck_assert_int_eq(net_nl_set_up(nl, "vbr2", true), 0);
+	ck_assert_int_eq(net_nl_set_mtu(nl, "vbe0", 1400), 0);
+	while (!nseen || seen[nseen - 1].mtu != 1400) {
+		wait_readable(fd);
+		ck_assert_int_eq(net_nl_dispatch(nl), 0);
+	}
+	for (i = 0; i < nseen; i++)
+		ck_assert_msg(net_link_running(&seen[i]) && !seen[i].gone,
+			      "state %u of %u: up %d carrier %d gone %d", i,
+			      nseen, seen[i].up, seen[i].carrier, seen[i].gone);
+	net_nl_close(nl);
+	net_tap_close(t);
+	nl_socket_free(sk);
+}
+END_TEST
+
 /* More events than the socket holds (here the socket overflows and
  * netlink.c reads the state afresh): the last state still arrives. */
 START_TEST(link_events_overflow)
@@ -681,6 +733,7 @@ static Suite *net_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, mtu);
 	tcase_add_test(tc, bridge);
+	tcase_add_test(tc, link_events_in_bridge);
 	tcase_add_test(tc, link_events);
 	tcase_add_test(tc, link_events_overflow);
 	suite_add_tcase(s, tc);

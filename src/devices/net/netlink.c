@@ -269,6 +269,14 @@ static void event_obj(struct nl_object *obj, void *arg)
 
 	if (rtnl_link_get_ifindex(l) != nl->ifindex)
 		return;
+	/*
+	 * Only the link's own messages.  A bridge sends RTM_NEWLINK and
+	 * RTM_DELLINK of family AF_BRIDGE about its ports (a port's STP
+	 * state, leaving the bridge): they carry no IFLA_CARRIER, and a
+	 * DELLINK there does not mean the link is gone.
+	 */
+	if (rtnl_link_get_family(l) != AF_UNSPEC)
+		return;
 	fill_state(l, &st);
 	st.gone = nl_object_get_msgtype(obj) == RTM_DELLINK;
 	report(nl, &st);

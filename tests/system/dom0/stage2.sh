@@ -21,84 +21,25 @@
 PORT_A=0x5641b000
 PORT_B=0x5641b002
 NAME=va-guest
-CONSOLE=/var/log/xen/console/guest-$NAME.log
-
-step() { echo "ATEST: stage2: $*"; }
-die() {
-	echo "ATEST: stage2: FAILED: $*"
-	for f in /tmp/blkd-a*.log /tmp/blkd-b.log /tmp/xl*.log; do
-		[ -f "$f" ] || continue
-		echo "---- $f (tail) ----"
-		tail -n 20 "$f"
-	done
-	show_console
-	xl destroy $NAME 2>/dev/null
-	# What this stage started must not outlive it: a blkd left with
-	# /dev/argo open would make the next stage's rmmod fail.
+STAGE=stage2
+LOGS="/tmp/blkd-a*.log /tmp/blkd-b.log /tmp/xl*.log"
+. /lib.sh
+stage_cleanup() {
 	for p in ${blkd_a:-} ${blkd_b:-}; do
 		kill -CONT $p 2>/dev/null
 		kill -KILL $p 2>/dev/null
 	done
 	umount /tmp/ffs 2>/dev/null
-	exit 1
-}
-show_console() {
-	echo "---- domU console ($CONSOLE) ----"
-	cat "$CONSOLE" 2>/dev/null
-	echo "---- end of the domU console ----"
-}
-# wait_for SECONDS PATTERN [FILE]: until FILE (the domU console) has a
-# matching line; a FAILED marker from the domU ends the wait at once.
-wait_for() {
-	i=0
-	while ! grep -q "$2" "${3:-$CONSOLE}" 2>/dev/null; do
-		grep -q 'DOMU[0-9]: FAILED' "$CONSOLE" 2>/dev/null &&
-			die "the domU failed"
-		i=$((i + 1))
-		[ $i -lt $(($1 * 5)) ] || die "no '$2' within $1 s"
-		sleep 0.2
-	done
-}
-# start_blkd NAME PORT IMAGE [OPTIONS]: pid in $pid.
-start_blkd() {
-	log=/tmp/blkd-$1.log
-	n=$1 port=$2 img=$3
-	shift 3
-	/bin/virtio-argo-blkd --transport xen --domain $NAME --port $port \
-		--image "$img" --log-level info "$@" >"$log" 2>&1 &
-	pid=$!
-	sleep 0.2
-	kill -0 $pid 2>/dev/null || die "blkd $n did not start"
-}
-# domid_of NAME
-domid_of() {
-	xl domid "$1" 2>/dev/null
-}
-# wait_file SECONDS FILE
-wait_file() {
-	i=0
-	until [ -e "$2" ]; do
-		i=$((i + 1))
-		[ $i -lt $(($1 * 5)) ] || die "no $2 within $1 s"
-		sleep 0.2
-	done
 }
 
-# The toolstack in dom0.
-for m in $(cat /modules/order.xen); do
-	[ -d "/sys/module/$(echo "${m%.ko}" | tr - _)" ] ||
-		insmod "/modules/$m" || die "insmod $m"
-done
-mkdir -p /proc/xen /dev/pts /var/run/xen /var/run/xenstored /var/lib/xen \
-	/var/lib/xenstored /var/log/xen/console /var/lock /etc/xen
-mount -t xenfs xenfs /proc/xen || die "mount xenfs"
-mount -t devpts devpts /dev/pts || die "mount devpts"
-: >/etc/xen/xl.conf
-xenstored --pid-file /var/run/xenstored.pid >/tmp/xenstored.log 2>&1 || die "xenstored"
-xen-init-dom0 >/tmp/xen-init-dom0.log 2>&1 || die "xen-init-dom0"
-xenconsoled --log=guest --log-dir=/var/log/xen/console >/tmp/xenconsoled.log 2>&1 ||
-	die "xenconsoled"
-step "xenstored, xenconsoled up; dom0 is $(xenstore-read /local/domain/0/name)"
+# start_blkd NAME PORT IMAGE [OPTIONS]: pid in $pid.
+start_blkd() {
+	b=$1 port=$2 img=$3
+	shift 3
+	start_bg "blkd $b" /tmp/blkd-$b.log /bin/virtio-argo-blkd --transport xen \
+		--domain $NAME --port $port --image "$img" --log-level info "$@"
+}
+toolstack_up
 
 [ -d /sys/module/virtio_argo_core ] || insmod /modules/virtio_argo_core.ko ||
 	die "insmod virtio_argo_core"
@@ -185,12 +126,7 @@ grep -q 'DEVICE_INFO answered once the dropped requests had ended (1)' /tmp/blkd
 step "blkd a held the new domain's DEVICE_INFO until the dropped write had ended"
 
 # Teardown.
-i=0
-while xl list $NAME >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || die "$NAME did not power off"
-	sleep 0.2
-done
+wait_gone 20
 for p in $blkd_a $blkd_b; do
 	kill -TERM $p
 	wait $p
