@@ -12,7 +12,9 @@
 #      argo core, /dev/argo and the daemons' xen back-end in dom0; stage 1,
 #      the stock virtio_blk over virtio_argo served by virtio-argo-blkd in
 #      dom0; stage 2, an xl-created domU's virtio_blk served by blkd in
-#      dom0; stage 3, the transport against a hostile peer in dom0
+#      dom0; stage 3, the transport against a hostile peer in dom0;
+#      stage 4, an xl-created domU's stock virtio_net served by
+#      virtio-argo-netd in dom0
 # and closes with one line "N passed, N failed, N skipped".
 #
 #   scripts/test.sh [--no-sanitize] [--no-kernel] [--no-system] [--no-skip]
@@ -182,7 +184,7 @@ if [ "$kernel" = 1 ]; then
 fi
 
 if [ "$system" = 1 ]; then
-	note "real Xen with Argo under QEMU: stages 0, 1 (dom0), 2 (an xl-created domU) and 3 (a hostile peer)"
+	note "real Xen with Argo under QEMU: stages 0, 1 (dom0), 2 (an xl-created domU), 3 (a hostile peer) and 4 (virtio_net with netd)"
 	if tests/system/run.sh build-xen; then
 		pass "xen stages 0-3: argo core, /dev/argo; virtio_blk over virtio_argo in dom0 and in a domU, blkd --transport xen; a hostile peer"
 	else

@@ -86,7 +86,8 @@ static uint8_t cmd(struct net_filter *f, uint8_t cls, uint8_t c,
 
 	b[0] = cls;
 	b[1] = c;
-	memcpy(b + 2, d, len);
+	if (len)
+		memcpy(b + 2, d, len);
 	return net_ctrl_apply(f, b, len + 2, ALL, 4, pairs, what);
 }
 
