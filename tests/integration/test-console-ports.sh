@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: MIT
 # virtio-argo-consoled's named ports, control messages and restart, with
 # the guest's console mode, in the simulator:
+#  - bytes the host side sends to a named port before the guest opens it
+#    wait in consoled's socket and all reach the guest once it does;
 #  - a named port (--extra-port data=socket:..., the guest's --port
 #    data=...) carries 16 MiB each way, sha256 equal, while the console is
 #    idle, and again while the console carries 4 MiB each way (also
@@ -96,6 +98,28 @@ pty=$(readlink "$VA_TMP/console.pty")
 # ---- 1. the named port while the console is idle ----
 start_guest g1 /dev/null /dev/null
 grep -q 'ports 2 multiport 1' "$VA_TMP/g1.log" || va_fail "two ports with MULTIPORT expected"
+
+# First the host side sends while nothing on the guest's side holds the
+# port open: a driver drops what arrives on a closed port (Linux's
+# virtio_console does, so does the guest's console mode), so consoled
+# must leave the bytes in the socket until the guest opens the port.
+head -c 65536 /dev/urandom >"$VA_TMP/early"
+va_grep "$VA_TMP/g1.log" 'port 1: name data' || va_fail "early: the guest did not get the port's name"
+va_bg hearly "$VA_CONSOLE_IO" --connect "$HSOCK" --send "$VA_TMP/early" --linger
+hpid=$VA_PID
+va_grep "$VA_TMP/hearly.log" 'sent 65536' || va_fail "early: the host side could not send"
+kill -USR1 "$cons_pid"
+va_grep "$VA_TMP/consoled1.log" 'port 1 (data): rx_bytes' || va_fail "early: no counters"
+grep -q 'port 1 (data): rx_bytes 0 ' "$VA_TMP/consoled1.log" ||
+	va_fail "early: consoled passed on input for a port the guest has not opened"
+va_wait 10 test -S "$GSOCK" || va_fail "early: the guest does not listen for the port"
+va_bg gearly "$VA_CONSOLE_IO" --connect "$GSOCK" --recv 65536 --out "$VA_TMP/gearly.out"
+va_grep "$VA_TMP/gearly.log" 'received 65536' 30 ||
+	va_fail "early: the guest side received $(size_of "$VA_TMP/gearly.out") of 65536"
+same "$VA_TMP/early" "$VA_TMP/gearly.out" "early: host to guest before the guest opened"
+kill -TERM "$hpid"
+va_grep "$VA_TMP/consoled1.log" 'port data: client left' || va_fail "early: the host client did not leave"
+echo "early: 64 KiB sent before the guest opened the port, all delivered once it did"
 named_port idle "$VA_TMP/g1.log"
 va_stop "$guest_pid"
 

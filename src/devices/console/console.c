@@ -187,6 +187,7 @@ static void ctrl_request(struct cons *c, const struct va_req *req)
 		c->ports[m.id].guest_open = m.value != 0;
 		va_info("port %" PRIu32 ": guest %s", m.id,
 			m.value ? "open" : "closed");
+		cons_port_watch(&c->ports[m.id]);
 		return;
 	}
 }
@@ -233,13 +234,25 @@ static void port_write(struct cons_port *p)
 	cons_port_watch(p);
 }
 
+/*
+ * Whether p's host side is to be read.  With MULTIPORT only while the
+ * guest has the port open: a driver drops what arrives on a port nobody
+ * holds open (Linux's virtio_console discards it), so the bytes wait in
+ * the host side until a guest program opens the port.
+ */
+static bool port_wants_input(const struct cons_port *p)
+{
+	return p->host_open && !p->in_eof &&
+	       (!p->c->multiport || p->guest_open);
+}
+
 /* Host input into the buffers the guest posted on p's receive queue. */
 static void port_read(struct cons_port *p)
 {
 	struct cons *c = p->c;
 	unsigned int i;
 
-	for (i = 0; i < CONS_READ_BATCH && p->host_open && !p->in_eof; i++) {
+	for (i = 0; i < CONS_READ_BATCH && port_wants_input(p); i++) {
 		struct va_req *req = p->rx_spare;
 		ssize_t n;
 
@@ -275,7 +288,7 @@ void cons_port_watch(struct cons_port *p)
 	struct cons *c = p->c;
 	bool live = c->dev && (va_dev_status(c->dev) & VA_STATUS_DRIVER_OK) &&
 		    port_live(p);
-	bool want_in = live && p->host_open && !p->in_eof &&
+	bool want_in = live && port_wants_input(p) &&
 		       (p->rx_spare || va_dev_held(c->dev, rxq(p->id)));
 	bool want_out = p->host_open && p->tx_count;
 	uint32_t hup = p->o->kind == CONS_SOCKET ? EPOLLRDHUP : 0;
