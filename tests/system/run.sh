@@ -36,6 +36,13 @@
 #            TCP each way with a netd SIGKILL and restart in the middle
 #            of each (sha256 equal, the guest announces itself to the
 #            new netd), clean counters and unbind, netd's log clean.
+#   stage 5  the stock virtio_console in an `xl create`d domU, served by
+#            virtio-argo-consoled started with --domain before the guest
+#            exists (--socket, --extra-port data=socket:, --log): dom0
+#            runs commands in a shell on the guest's virtio console and
+#            checks their output; 16 MiB each way through the named port
+#            /dev/virtio-ports/data, sha256 equal; consoled's SIGTERM exit
+#            0 and its --log.
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.
@@ -217,6 +224,9 @@ add_modules "$urd" order virtio virtio_ring virtio_blk crc32c_generic ext4
 add_modules "$urd" order.net virtio_net
 cp "$src/tests/system/domU/init" "$src/tests/system/domU/net.sh" "$urd/"
 chmod +x "$urd/init"
+# Stage 5's guest: the stock virtio_console and its script.
+add_modules "$urd" order.console virtio_console
+cp "$src/tests/system/domU/console.sh" "$urd/"
 
 # The dom0 initramfs: stages 0 and 1, and for stage 2 Xen's tools, the
 # domU's kernel, initramfs and xl config.
@@ -245,6 +255,9 @@ gcc -static -O2 -I"$src/src/include" -I"$src/src/backend" -I"$build" \
 	-Wl,--whole-archive "$build/src/backend/libva-xenstore.a" -Wl,--no-whole-archive \
 	"$build/src/backend/libvirtio-argo.a" -lxenstore -lxentoolcore -lpthread
 gcc -static -O2 -I"$src/src/include" -o "$rd/bin/va-hostile" "$src/tests/system/va-hostile.c"
+# Stage 5: consoled, and console-io (the far end of its sockets).
+add_bin "$rd" "$build/src/devices/console/virtio-argo-consoled"
+gcc -static -O2 -o "$rd/bin/console-io" "$src/tests/integration/console-io.c"
 cp "$ours/virtio_argo_core.ko" "$ours/virtio_argo.ko" \
 	"$work/kernel/tests/kernel/argo_core_test.ko" "$rd/modules/"
 add_modules "$rd" order virtio virtio_ring virtio_blk crc32c_generic ext4 fuse

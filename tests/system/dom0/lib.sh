@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Shared by the stages in which dom0 is the driver domain of an xl-created
-# domU (stage2.sh, stage4.sh); sourced, after setting
+# domU (stage2.sh, stage4.sh, stage5.sh); sourced, after setting
 #   STAGE    the stage's name in the markers ("stage2")
 #   NAME     the domU's name; its console log is $CONSOLE
 #   LOGS     the logs whose tails die() prints (a glob)
@@ -28,11 +28,13 @@ show_console() {
 	cat "$CONSOLE" 2>/dev/null
 	echo "---- end of the domU console ----"
 }
-# wait_for SECONDS PATTERN [FILE]: until FILE (the domU console) has a
-# matching line; a FAILED marker from the domU ends the wait at once.
+# wait_for SECONDS PATTERN [FILE]: until FILE (default the domU console)
+# has a line matching the extended regular expression PATTERN (carriage
+# returns ignored: a tty's output has them); a FAILED marker from the domU
+# ends the wait at once.
 wait_for() {
 	i=0
-	while ! grep -q "$2" "${3:-$CONSOLE}" 2>/dev/null; do
+	while ! tr -d '\r' <"${3:-$CONSOLE}" 2>/dev/null | grep -q -E "$2"; do
 		grep -q 'DOMU[0-9a-z]*: FAILED' "$CONSOLE" 2>/dev/null &&
 			die "the domU failed"
 		i=$((i + 1))

@@ -1,0 +1,64 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The stage-5 guest (va_run=console; tests/system/domU/init runs this):
+# the stock virtio_console on virtio_argo, served by virtio-argo-consoled
+# in dom0 (tests/system/dom0/stage5.sh).  Markers go to Xen's PV console
+# (hvc0), which xenconsoled logs in dom0: "DOMUconsole: ..." lines,
+# "DOMUconsole: PASS" or "DOMUconsole: FAILED: why".
+# Once the named port "data" is there, a shell runs on the virtio
+# console's hvc (the first hvc after Xen's hvc0 that opens) and dom0
+# drives it through consoled's socket.  When that shell exits, the
+# transport's counters must show no dropped message, no violation and no
+# broken device, and everything unloads.
+say() { echo "DOMUconsole: $*"; }
+die() {
+	say "FAILED: $*"
+	dmesg | tail -n 20
+	poweroff -f
+}
+
+for m in $(cat /modules/order.console); do
+	[ -d "/sys/module/$(echo "${m%.ko}" | tr - _)" ] ||
+		insmod "/modules/$m" || die "insmod $m"
+done
+insmod /modules/virtio_argo_core.ko || die "insmod virtio_argo_core"
+insmod /modules/virtio_argo.ko devices=0:0x5641c000 || die "insmod virtio_argo"
+i=0
+until [ -c /dev/virtio-ports/data ]; do
+	i=$((i + 1))
+	[ $i -lt 600 ] || die "no /dev/virtio-ports/data within 60 s"
+	sleep 0.1
+done
+drv=$(basename "$(readlink /sys/devices/platform/virtio-argo.0/virtio*/driver)")
+[ "$drv" = virtio_console ] || die "virtio-argo.0 is driven by '$drv'"
+# An hvc index without a console behind it refuses to open (ENODEV).
+hvc=
+i=0
+while [ -z "$hvc" ]; do
+	for n in 1 2 3 4 5 6 7; do
+		if (: <>/dev/hvc$n) 2>/dev/null; then
+			hvc=hvc$n
+			break
+		fi
+	done
+	i=$((i + 1))
+	[ $i -lt 100 ] || die "no hvc of virtio_console's within 10 s"
+	[ -n "$hvc" ] || sleep 0.1
+done
+# A session of its own with the hvc as its controlling terminal; the
+# marker only once the tty is open.
+setsid sh -c "exec <>/dev/$hvc >&0 2>&0; echo 'DOMUconsole: shell on $hvc' >/dev/console; exec sh" ||
+	die "the shell on $hvc failed"
+say "the shell on $hvc exited"
+
+st=/sys/devices/platform/virtio-argo.0/stats
+say "virtio-argo.0: $(tr '\n' ' ' <$st)"
+for c in dropped violations broken; do
+	[ "$(sed -n "s/^$c //p" $st)" = 0 ] ||
+		die "virtio-argo.0: transport counter $c is not 0"
+done
+rmmod virtio_argo || die "rmmod virtio_argo"
+rmmod virtio_console || die "rmmod virtio_console"
+rmmod virtio_argo_core || die "rmmod virtio_argo_core"
+say PASS
+poweroff -f
