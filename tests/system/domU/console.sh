@@ -23,12 +23,20 @@ for m in $(cat /modules/order.console); do
 done
 insmod /modules/virtio_argo_core.ko || die "insmod virtio_argo_core"
 insmod /modules/virtio_argo.ko devices=0:0x5641c000 || die "insmod virtio_argo"
+# The named port: /dev/vportNpM from devtmpfs; the link
+# /dev/virtio-ports/NAME is udev's work elsewhere (its rule for vport*),
+# made here from the port's name in sysfs.
 i=0
-until [ -c /dev/virtio-ports/data ]; do
+until grep -qx data /sys/class/virtio-ports/vport*/name 2>/dev/null; do
 	i=$((i + 1))
-	[ $i -lt 600 ] || die "no /dev/virtio-ports/data within 60 s"
+	[ $i -lt 600 ] || die "no virtio port named data within 60 s"
 	sleep 0.1
 done
+vport=$(basename "$(dirname "$(grep -lx data /sys/class/virtio-ports/vport*/name)")")
+mkdir -p /dev/virtio-ports
+ln -sf ../$vport /dev/virtio-ports/data
+[ -c /dev/virtio-ports/data ] || die "no device /dev/$vport"
+say "port data is /dev/$vport"
 drv=$(basename "$(readlink /sys/devices/platform/virtio-argo.0/virtio*/driver)")
 [ "$drv" = virtio_console ] || die "virtio-argo.0 is driven by '$drv'"
 # An hvc index without a console behind it refuses to open (ENODEV).
