@@ -19,8 +19,10 @@
  *
  * Locking: rings_lock (mutex) protects the ring list and is held across a
  * scan, so a ring's callbacks never run concurrently and never after
- * vargo_argo_ring_unregister() returned.  A ring's private rx is touched only
- * by the scan (message mode) or by its owner (raw mode).
+ * vargo_argo_ring_unregister() returned.  A message-mode ring's private rx
+ * and bounce buffer are under its spinlock (irqsave), taken per message by
+ * the scan and by vargo_argo_ring_poll(), which a driver spinning on the
+ * CPU may call with interrupts off; a raw-mode ring's rx is its owner's.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -59,6 +61,7 @@ struct vargo_kring {
 	struct va_argo_ring *hdr;	/* vmalloc_user, npages pages */
 	u8 *bounce;			/* message mode: max payload bytes */
 	u32 rx;				/* private reader pointer, < len, 16-aligned */
+	spinlock_t lock;		/* message mode: rx, bounce, ops.rx calls */
 	bool dead;			/* being unregistered */
 	atomic_t senders;		/* sleepers in vargo_argo_sendv/wait_space */
 };
@@ -194,6 +197,7 @@ struct vargo_kring *vargo_argo_ring_register(u32 port, u16 partner, u32 len,
 	ring->len = len;
 	ring->npages = va_argo_ring_npages(len);
 	atomic_set(&ring->senders, 0);
+	spin_lock_init(&ring->lock);
 
 	ret = -ENOMEM;
 	ring->hdr = vmalloc_user((unsigned long)ring->npages * PAGE_SIZE);
@@ -292,16 +296,21 @@ void vargo_argo_ring_consume(struct vargo_kring *ring, u32 rx,
 }
 EXPORT_SYMBOL_GPL(vargo_argo_ring_consume);
 
-/* Message mode: hand every message to the owner.  Returns true if any. */
-static bool vargo_ring_drain(struct vargo_kring *ring)
+/*
+ * Message mode: hand the next message to the owner, under ring->lock.
+ * Returns 1 if one was consumed, 0 if the ring is empty.
+ */
+static int vargo_ring_take_one(struct vargo_kring *ring)
 {
 	struct va_argo_msg_hdr mh;
-	bool consumed = false;
+	unsigned long flags;
 	u32 rx, n, n1, n2;
 	const void *p;
 	int ret;
 
-	while ((ret = vargo_argo_ring_peek_msg(ring, &mh, &rx)) > 0) {
+	spin_lock_irqsave(&ring->lock, flags);
+	ret = vargo_argo_ring_peek_msg(ring, &mh, &rx);
+	if (ret > 0) {
 		u32 pos = (rx + VA_ARGO_MSG_HDR_SIZE) % ring->len;
 
 		n = mh.len - VA_ARGO_MSG_HDR_SIZE;
@@ -316,20 +325,39 @@ static bool vargo_ring_drain(struct vargo_kring *ring)
 		ring->ops.rx(ring->priv, mh.source.domain_id, mh.source.aport,
 			     mh.message_type, p, n);
 		vargo_argo_ring_consume(ring, rx, &mh);
-		consumed = true;
-	}
-	if (ret < 0) {
+	} else if (ret < 0) {
 		/* Only Xen writes the ring: this is a bug, not a peer. */
-		pr_err_ratelimited("ring port %u partner %u corrupt, skipping its contents\n",
-				   ring->port, ring->partner);
 		ring->rx = va_argo_sanitize_rx(READ_ONCE(ring->hdr->tx_ptr),
 					       ring->len);
 		/* Release: as in vargo_argo_ring_consume(). */
 		smp_store_release(&ring->hdr->rx_ptr, ring->rx);
-		consumed = true;
 	}
+	spin_unlock_irqrestore(&ring->lock, flags);
+	if (ret < 0)
+		pr_err_ratelimited("ring port %u partner %u corrupt, skipping its contents\n",
+				   ring->port, ring->partner);
+	return ret ? 1 : 0;
+}
+
+/* Message mode: hand every message to the owner.  Returns true if any. */
+static bool vargo_ring_drain(struct vargo_kring *ring)
+{
+	bool consumed = false;
+
+	while (vargo_ring_take_one(ring))
+		consumed = true;
 	return consumed;
 }
+
+bool vargo_argo_ring_poll(struct vargo_kring *ring)
+{
+	if (!ring->ops.rx || READ_ONCE(ring->dead) || !vargo_ring_drain(ring))
+		return false;
+	/* As after a scan: Xen wakes blocked senders only on a notify. */
+	vargo_argo_notify(NULL, 0);
+	return true;
+}
+EXPORT_SYMBOL_GPL(vargo_argo_ring_poll);
 
 static void vargo_scan(struct work_struct *work)
 {
@@ -339,7 +367,11 @@ static void vargo_scan(struct work_struct *work)
 	mutex_lock(&rings_lock);
 	list_for_each_entry(ring, &rings, node) {
 		if (ring->ops.rx) {
-			consumed |= vargo_ring_drain(ring);
+			if (vargo_ring_drain(ring)) {
+				consumed = true;
+				if (ring->ops.drained)
+					ring->ops.drained(ring->priv);
+			}
 		} else if (READ_ONCE(ring->hdr->rx_ptr) !=
 			   READ_ONCE(ring->hdr->tx_ptr)) {
 			ring->ops.ready(ring->priv);

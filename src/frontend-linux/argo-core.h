@@ -16,11 +16,17 @@
  *    ops->ready when rx_ptr != tx_ptr; the owner consumes with
  *    vargo_argo_ring_peek_msg()/vargo_argo_ring_consume() or in user space.
  *
- * Context: ops->rx, ops->ready and ops->space run from the core's work item
- * (process context, never concurrently with each other for one ring).  They
- * must not call vargo_argo_ring_unregister() on their own ring and should not
- * sleep for long.  ops->space is called for every ring after any VIRQ_ARGO
- * (the interrupt names no ring): a hint that a blocked send may retry.
+ * Context: ops->ready, ops->space and ops->drained run from the core's
+ * work item (process context, never concurrently with each other for one
+ * ring).  They must not call vargo_argo_ring_unregister() on their own ring
+ * and should not sleep for long.  ops->space is called for every ring
+ * after any VIRQ_ARGO (the interrupt names no ring): a hint that a blocked
+ * send may retry.  ops->rx runs under the ring's spinlock with interrupts
+ * off, from that work item or from vargo_argo_ring_poll() in whatever
+ * context its caller is in (messages are still handed over one at a time
+ * and in order): it must not sleep, and what it cannot do there (call a
+ * driver back, free vmalloc memory) it leaves to ops->drained, which the
+ * work item calls after a scan that consumed anything.
  *
  * NOTE: struct va_argo_ring is the ring *layout* from argo-ring.h; the
  * kernel handle is struct vargo_kring.
@@ -44,6 +50,8 @@ struct vargo_kring_ops {
 	void (*ready)(void *priv);
 	/* Optional: a VIRQ arrived, senders blocked on -EAGAIN may retry. */
 	void (*space)(void *priv);
+	/* Optional, message mode: the work item consumed messages. */
+	void (*drained)(void *priv);
 };
 
 /*
@@ -63,13 +71,23 @@ static inline struct vargo_kring *
 vargo_argo_ring_register_msg(u32 port, u16 partner, u32 len,
 			     void (*rx)(void *priv, u16 src_domid, u32 src_port,
 					u32 type, const void *data, u32 len),
-			     void *priv)
+			     void (*drained)(void *priv), void *priv)
 {
 	/* The ops table must outlive the ring: the core copies it. */
-	struct vargo_kring_ops ops = { .rx = rx };
+	struct vargo_kring_ops ops = { .rx = rx, .drained = drained };
 
 	return vargo_argo_ring_register(port, partner, len, &ops, priv);
 }
+
+/*
+ * Message mode: hand every message waiting in ring to ops->rx now, in the
+ * caller's context, which may be atomic (interrupts off included): for a
+ * driver that waits for its device by spinning on the CPU.  Xen writes the
+ * ring without this domain's help, so the messages are there even while
+ * VIRQ_ARGO cannot be taken.  ops->drained is not called: the caller
+ * arranges for what it defers.  Returns true if anything was consumed.
+ */
+bool vargo_argo_ring_poll(struct vargo_kring *ring);
 
 /*
  * Unregister and free.  After it returns no callback runs for this ring

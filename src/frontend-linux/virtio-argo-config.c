@@ -285,9 +285,36 @@ void vargo_del_vqs(struct virtio_device *vdev)
 	mutex_unlock(&vd->op_lock);
 }
 
+/*
+ * Queues whose stock Linux driver waits for the device by spinning on the
+ * CPU until its buffer is used, with preemption or interrupts off, instead
+ * of sleeping until the queue's callback (Linux 6.1):
+ *  - virtio_console: the control transmitq (3; __send_control_msg() under
+ *    a spinlock, from probe on) and port 0's transmitq (1; hvc's
+ *    put_chars() through __send_to_port(), interrupts off).  Other ports'
+ *    writes do not wait (nonblock), and port 0 is the console port our
+ *    consoled announces;
+ *  - virtio_net: the controlq, its last queue when CTRL_VQ is negotiated
+ *    (virtnet_send_command(); set_rx_mode calls it with bottom halves
+ *    off).
+ * Their requests are sent and answered inside notify (vargo_kick_polled).
+ */
+bool vargo_busy_waited(const struct vargo_dev *vd, u16 index, u16 nr_queues)
+{
+	switch (vd->vdev.id.device) {
+	case VIRTIO_ID_CONSOLE:
+		return index == 1 || index == 3;
+	case VIRTIO_ID_NET:
+		return __virtio_test_bit(&vd->vdev, VIRTIO_NET_F_CTRL_VQ) &&
+		       index + 1 == nr_queues;
+	default:
+		return false;
+	}
+}
+
 static struct vargo_vq *vargo_setup_vq(struct vargo_dev *vd, u16 index,
 				       vq_callback_t *callback, const char *name,
-				       bool ctx)
+				       bool ctx, bool polled)
 {
 	struct va_vqueue req = { .index = va_cpu_to_le32(index) };
 	struct va_vqueue resp;
@@ -313,6 +340,7 @@ static struct vargo_vq *vargo_setup_vq(struct vargo_dev *vd, u16 index,
 		return ERR_PTR(-ENOMEM);
 	q->vd = vd;
 	q->index = index;
+	q->polled = polled;
 	q->vq = vring_create_virtqueue(index, max, PAGE_SIZE, &vd->vdev, true,
 				       true, ctx, vargo_notify, callback, name);
 	if (!q->vq) {
@@ -352,9 +380,11 @@ static int vargo_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			  struct irq_affinity *desc)
 {
 	struct vargo_dev *vd = to_vargo(vdev);
-	unsigned int i, queue_idx = 0;
+	unsigned int i, queue_idx = 0, nr_queues = 0;
 	struct vargo_vq *q;
 
+	for (i = 0; i < nvqs; i++)
+		nr_queues += !!names[i];
 	for (i = 0; i < nvqs; i++) {
 		if (!names[i]) {
 			vqs[i] = NULL;
@@ -365,8 +395,10 @@ static int vargo_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			return -ENOENT;
 		}
 		mutex_lock(&vd->op_lock);
-		q = vargo_setup_vq(vd, queue_idx++, callbacks[i], names[i],
-				   ctx ? ctx[i] : false);
+		q = vargo_setup_vq(vd, queue_idx, callbacks[i], names[i],
+				   ctx ? ctx[i] : false,
+				   vargo_busy_waited(vd, queue_idx, nr_queues));
+		queue_idx++;
 		mutex_unlock(&vd->op_lock);
 		if (IS_ERR(q)) {
 			vargo_del_vqs(vdev);

@@ -170,8 +170,12 @@ void vargo_deliver(struct vargo_dev *vd, u64 kicked)
 /* Data path: avail ring -> REQUEST                                    */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The REQUEST of chain c.  gfp: GFP_KERNEL from kick_work (then without
+ * I/O from reclaim), GFP_ATOMIC from notify.
+ */
 static struct vargo_req *vargo_build_request(struct vargo_dev *vd, struct vargo_vq *q,
-					     const struct vargo_chain *c)
+					     const struct vargo_chain *c, gfp_t gfp)
 {
 	u32 body = sizeof(struct va_request) + 4u * c->nr_in + c->out_len;
 	u32 msg_len = sizeof(struct va_hdr) + body;
@@ -189,7 +193,7 @@ static struct vargo_req *vargo_build_request(struct vargo_dev *vd, struct vargo_
 	 */
 	noio = memalloc_noio_save();
 	r = kvmalloc(sizeof(*r) + nsegs * sizeof(struct vargo_seg) + msg_len,
-		     GFP_KERNEL);
+		     gfp);
 	memalloc_noio_restore(noio);
 	if (!r)
 		return NULL;
@@ -297,6 +301,44 @@ static void vargo_submit(struct vargo_dev *vd, struct vargo_vq *q, u16 head,
 		vargo_send_failed(vd, err);
 }
 
+/* What a chain of q may hold: the device's limits and our ring's. */
+static void vargo_walk_limits(const struct vargo_dev *vd, const struct vargo_vq *q,
+			      struct vargo_walk_limits *lim)
+{
+	lim->max_descs = q->num;
+	lim->max_out = va_le32_to_cpu(vd->info.max_request);
+	lim->max_in = vargo_ring_len - 32 - sizeof(struct va_hdr) -
+		      sizeof(struct va_response);
+	lim->max_in_segs = VA_MAX_IN_SEGS;
+}
+
+/* How many chains wait on q's avail ring, in *n; false if it is broken. */
+static bool vargo_pending(struct vargo_dev *vd, struct vargo_vq *q, u16 *n)
+{
+	unsigned long flags;
+
+	if (vargo_avail_pending(q->vr, q->last_avail, n)) {
+		spin_lock_irqsave(&vd->lock, flags);
+		vargo_mark_broken(vd, "avail index out of range");
+		spin_unlock_irqrestore(&vd->lock, flags);
+		return false;
+	}
+	/* Read the ring entries and descriptors only after avail->idx. */
+	virt_rmb();
+	return true;
+}
+
+static void vargo_bad_chain(struct vargo_dev *vd, struct vargo_vq *q, int err)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	dev_err_ratelimited(&vd->pdev->dev, "queue %u: bad chain (%d)\n",
+			    q->index, err);
+	vargo_mark_broken(vd, "unusable descriptor chain");
+	spin_unlock_irqrestore(&vd->lock, flags);
+}
+
 /*
  * Walk everything new on q's avail ring; while failing, complete each
  * chain with an error at once.  Returns the queues to interrupt.
@@ -310,21 +352,9 @@ static u64 vargo_kick_queue(struct vargo_dev *vd, struct vargo_vq *q)
 	u16 n, i;
 	int err;
 
-	lim.max_descs = q->num;
-	lim.max_out = va_le32_to_cpu(vd->info.max_request);
-	lim.max_in = vargo_ring_len - 32 - sizeof(struct va_hdr) -
-		     sizeof(struct va_response);
-	lim.max_in_segs = VA_MAX_IN_SEGS;
-
-	err = vargo_avail_pending(q->vr, q->last_avail, &n);
-	if (err) {
-		spin_lock_irqsave(&vd->lock, flags);
-		vargo_mark_broken(vd, "avail index out of range");
-		spin_unlock_irqrestore(&vd->lock, flags);
+	vargo_walk_limits(vd, q, &lim);
+	if (!vargo_pending(vd, q, &n))
 		return 0;
-	}
-	/* Read the ring entries and descriptors only after avail->idx. */
-	virt_rmb();
 
 	for (i = 0; i < n; i++) {
 		struct vargo_chain c;
@@ -334,12 +364,7 @@ static u64 vargo_kick_queue(struct vargo_dev *vd, struct vargo_vq *q)
 
 		err = vargo_take_chain(vd, q, &lim, &head, &c);
 		if (err) {
-			spin_lock_irqsave(&vd->lock, flags);
-			dev_err_ratelimited(&vd->pdev->dev,
-					    "queue %u: bad chain (%d)\n",
-					    q->index, err);
-			vargo_mark_broken(vd, "unusable descriptor chain");
-			spin_unlock_irqrestore(&vd->lock, flags);
+			vargo_bad_chain(vd, q, err);
 			return kicked;
 		}
 		spin_lock_irqsave(&vd->lock, flags);
@@ -353,7 +378,7 @@ static u64 vargo_kick_queue(struct vargo_dev *vd, struct vargo_vq *q)
 			q->last_avail++;
 			continue;
 		}
-		r = vargo_build_request(vd, q, &c);
+		r = vargo_build_request(vd, q, &c, GFP_KERNEL);
 		if (!r) {
 			/* Retry later; the chain stays on the avail ring. */
 			queue_work(vd->wq, &vd->kick_work);
@@ -378,6 +403,8 @@ void vargo_kick_work(struct work_struct *work)
 	u64 kicked = 0;
 	unsigned int i;
 
+	/* What vargo_kick_polled() consumed and left for process context. */
+	vargo_rx_flush(vd);
 	spin_lock_irqsave(&vd->lock, flags);
 	if (vd->failing)
 		kicked = vargo_fail_inflight(vd);
@@ -386,7 +413,7 @@ void vargo_kick_work(struct work_struct *work)
 	for (i = 0; i < VA_MAX_QUEUES; i++) {
 		if (READ_ONCE(vd->break_done))
 			break;
-		if (vd->vqs[i])
+		if (vd->vqs[i] && !vd->vqs[i]->polled)
 			kicked |= vargo_kick_queue(vd, vd->vqs[i]);
 	}
 	vargo_deliver(vd, kicked);
@@ -401,13 +428,195 @@ void vargo_kick_work(struct work_struct *work)
 		virtio_break_device(&vd->vdev);
 }
 
+/* ------------------------------------------------------------------ */
+/* Queues whose driver spins on the CPU for its used buffers           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Between two looks at the ring: give the physical CPU to whoever Xen
+ * wants to run (the backend's domain may be waiting for it), then a short
+ * pause.  Both are fine with interrupts off.
+ */
+static void vargo_poll_pause(void)
+{
+	HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+	udelay(VARGO_POLL_DELAY_US);
+}
+
+/*
+ * Send r (in flight, pinned by the caller) without sleeping: a full device
+ * ring is retried until deadline.  0 or a negative errno.
+ */
+static int vargo_send_polled(struct vargo_dev *vd, struct vargo_req *r,
+			     ktime_t deadline)
+{
+	struct kvec iov = { .iov_base = r->msg, .iov_len = r->msg_len };
+	int ret;
+
+	for (;;) {
+		ret = vargo_argo_sendv_nowait(vd->ring, vd->domid, vd->port,
+					      &iov, 1, VA_ARGO_MSG_TYPE);
+		if (ret != -EAGAIN)
+			return ret < 0 ? ret : 0;
+		if (ktime_after(ktime_get(), deadline))
+			return -ETIMEDOUT;
+		/* Our own ring may be what the device waits on to send. */
+		vargo_argo_ring_poll(vd->ring);
+		vargo_poll_pause();
+	}
+}
+
+/*
+ * Take q's next chain and send it: *ret_head is its head, false if there
+ * was nothing to wait for (the chain failed at once, or the queue broke:
+ * then *stop).  Notify only.
+ */
+static bool vargo_submit_polled(struct vargo_dev *vd, struct vargo_vq *q,
+				const struct vargo_walk_limits *lim,
+				ktime_t deadline, u16 *ret_head, bool *stop)
+{
+	struct vargo_chain c;
+	struct vargo_req *r;
+	unsigned long flags;
+	bool up;
+	u16 head;
+	int err;
+
+	err = vargo_take_chain(vd, q, lim, &head, &c);
+	if (err) {
+		vargo_bad_chain(vd, q, err);
+		*stop = true;
+		return false;
+	}
+	q->last_avail++;
+	r = NULL;
+	spin_lock_irqsave(&vd->lock, flags);
+	up = vd->link_up && !vd->failing;
+	spin_unlock_irqrestore(&vd->lock, flags);
+	if (up)
+		r = vargo_build_request(vd, q, &c, GFP_ATOMIC);
+	spin_lock_irqsave(&vd->lock, flags);
+	/*
+	 * The driver cannot wait for a replay (it spins until this chain is
+	 * used): with the link down, or no memory now, the chain fails.
+	 */
+	if (!r || !vd->link_up || vd->failing) {
+		vargo_fail_chain(vd, q, &c);
+		vd->rx_kicked |= 1ull << q->index;
+		spin_unlock_irqrestore(&vd->lock, flags);
+		if (r)
+			kvfree(r);
+		return false;
+	}
+	q->inflight[head] = r;
+	list_add_tail(&r->node, &vd->inflight);
+	vd->stats.requests++;
+	vd->stats.polled++;
+	r->refs++;	/* pinned while its message is sent */
+	spin_unlock_irqrestore(&vd->lock, flags);
+
+	err = vargo_send_polled(vd, r, deadline);
+	spin_lock_irqsave(&vd->lock, flags);
+	vargo_req_put(vd, r);
+	if (err && q->inflight[head] == r) {
+		vargo_fail_req(vd, r);
+		vd->rx_kicked |= 1ull << q->index;
+		vargo_schedule_reneg(vd, VARGO_PROBE_BACKOFF_MIN);
+	}
+	spin_unlock_irqrestore(&vd->lock, flags);
+	if (err)
+		dev_warn_ratelimited(&vd->pdev->dev,
+				     "queue %u: send failed (%d), will renegotiate\n",
+				     q->index, err);
+	*ret_head = head;
+	return !err;
+}
+
+/*
+ * Poll our ring until the requests of q at heads[0..n) are answered, or
+ * deadline: then they fail and the device is renegotiated (a reset: it
+ * drops what it held; an answer that comes anyway is stale).
+ */
+static void vargo_wait_polled(struct vargo_dev *vd, struct vargo_vq *q,
+			      const u16 *heads, unsigned int n, ktime_t deadline)
+{
+	unsigned int i, left = n, failed = 0;
+	unsigned long flags;
+	bool late = false;
+
+	while (left) {
+		vargo_argo_ring_poll(vd->ring);
+		late = ktime_after(ktime_get(), deadline);
+		spin_lock_irqsave(&vd->lock, flags);
+		for (i = 0, left = 0; i < n; i++) {
+			struct vargo_req *r = q->inflight[heads[i]];
+
+			if (!r)
+				continue;
+			if (late) {
+				vargo_fail_req(vd, r);
+				failed++;
+				continue;
+			}
+			left++;
+		}
+		if (failed) {
+			vd->rx_kicked |= 1ull << q->index;
+			vd->stats.poll_timeouts++;
+			vargo_schedule_reneg(vd, 0);
+		}
+		spin_unlock_irqrestore(&vd->lock, flags);
+		if (late)
+			break;
+		if (left)
+			vargo_poll_pause();
+	}
+	if (failed)
+		dev_warn_ratelimited(&vd->pdev->dev,
+				     "queue %u: no answer within %u ms while the driver spins; renegotiating\n",
+				     q->index, VARGO_POLL_TIMEOUT_MS);
+}
+
+/*
+ * notify() of a polled queue: send what the driver queued and wait here,
+ * on this CPU, for the answers, so that the driver finds them used when it
+ * looks.  It may have interrupts off (hvc's put_chars) or only preemption
+ * (a spinlock): either way neither VIRQ_ARGO's work item nor kick_work can
+ * run on this CPU until it stops spinning, and on a guest with one vCPU
+ * nowhere else either.  Callbacks and frees are left to kick_work.
+ */
+static void vargo_kick_polled(struct vargo_dev *vd, struct vargo_vq *q)
+{
+	ktime_t deadline = ktime_add_ms(ktime_get(), VARGO_POLL_TIMEOUT_MS);
+	u16 heads[VARGO_POLL_BATCH];
+	struct vargo_walk_limits lim;
+	unsigned int nh;
+	bool stop = false;
+	u16 n, i;
+
+	vargo_walk_limits(vd, q, &lim);
+	if (!vargo_pending(vd, q, &n))
+		return;
+	while (n && !stop) {
+		for (i = 0, nh = 0; i < n && nh < VARGO_POLL_BATCH && !stop; i++)
+			if (vargo_submit_polled(vd, q, &lim, deadline, &heads[nh],
+						&stop))
+				nh++;
+		n -= i;
+		vargo_wait_polled(vd, q, heads, nh, deadline);
+	}
+}
+
 /* virtqueue notify: may run in atomic context; never sleeps. */
 bool vargo_notify(struct virtqueue *vq)
 {
+	struct vargo_vq *q = vq->priv;
 	struct vargo_dev *vd = to_vargo(vq->vdev);
 
 	if (READ_ONCE(vd->break_done))
 		return false;
+	if (q && q->polled)
+		vargo_kick_polled(vd, q);
 	queue_work(vd->wq, &vd->kick_work);
 	return true;
 }

@@ -181,10 +181,11 @@ static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
 	broken = vd->broken;
 	spin_unlock_irqrestore(&vd->lock, flags);
 	return sysfs_emit(buf,
-			  "requests %llu\nresponses %llu\nreplayed %llu\nrenegotiations %llu\ndropped %llu\nstale %llu\nviolations %llu\nrecoveries %llu\nfailed %llu\nbroken %d\n",
+			  "requests %llu\nresponses %llu\nreplayed %llu\nrenegotiations %llu\ndropped %llu\nstale %llu\nviolations %llu\nrecoveries %llu\nfailed %llu\npolled %llu\npoll_timeouts %llu\nbroken %d\n",
 			  st.requests, st.responses, st.replayed,
 			  st.renegotiations, st.dropped, st.stale,
-			  st.violations, st.recoveries, st.failed, broken);
+			  st.violations, st.recoveries, st.failed, st.polled,
+			  st.poll_timeouts, broken);
 }
 static DEVICE_ATTR_RO(stats);
 
@@ -285,7 +286,7 @@ static int vargo_dev_create(unsigned int idx, u16 domid, u32 port,
 		goto err_pdev;
 
 	vd->ring = vargo_argo_ring_register_msg(local_port, domid, vargo_ring_len,
-						vargo_rx, vd);
+						vargo_rx, vargo_rx_drained, vd);
 	if (IS_ERR(vd->ring)) {
 		err = PTR_ERR(vd->ring);
 		dev_err(&vd->pdev->dev, "ring %#x (partner %u): %d\n",

@@ -54,6 +54,15 @@ static void vargo_on_response(struct vargo_dev *vd, const struct va_hdr *h,
 		vargo_foreign_session(vd, va_le32_to_cpu(h->session));
 		return;
 	}
+	if (err == -ENOENT && !vd->link_up) {
+		/*
+		 * A request we gave up on (a polled one unanswered in time,
+		 * or one whose send failed) and a reset is on its way: the
+		 * answer came late, not from a faulty device.
+		 */
+		vd->stats.stale++;
+		return;
+	}
 	if (err) {
 		vargo_violation(vd, "invalid response", err);
 		return;
@@ -219,8 +228,10 @@ void vargo_interrupts(struct vargo_dev *vd, u64 kicked)
 
 /*
  * One Argo message for this device's ring.  Called by the argo core for
- * each message, in order, from its work item (process context, never
- * concurrently for one ring); data points to the payload (len bytes).
+ * each message, in order, under the ring's spinlock with interrupts off:
+ * from its work item, or from vargo_kick_polled() through
+ * vargo_argo_ring_poll().  Nothing here calls the driver: the queues to
+ * interrupt and a config change are noted for vargo_rx_flush().
  */
 void vargo_rx(void *priv, u16 src_domid, u32 src_port, u32 type,
 	      const void *data, u32 len)
@@ -240,9 +251,36 @@ void vargo_rx(void *priv, u16 src_domid, u32 src_port, u32 type,
 	spin_lock_irqsave(&vd->lock, flags);
 	if (vargo_msg_walk(data, len, vargo_on_record, &rs) < 0)
 		vargo_violation(vd, "malformed message", -EBADMSG);
+	vd->rx_kicked |= rs.kicked;
+	vd->rx_config_changed |= rs.config_changed;
+	spin_unlock_irqrestore(&vd->lock, flags);
+}
+
+/*
+ * What vargo_rx() left for process context: free completed requests, call
+ * the callbacks of the queues it filled, tell the driver of a config
+ * change.  Not under vd->lock; not in atomic context.
+ */
+void vargo_rx_flush(struct vargo_dev *vd)
+{
+	unsigned long flags;
+	bool config_changed;
+	u64 kicked;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	kicked = vd->rx_kicked;
+	config_changed = vd->rx_config_changed;
+	vd->rx_kicked = 0;
+	vd->rx_config_changed = false;
 	spin_unlock_irqrestore(&vd->lock, flags);
 	vargo_reap(vd);
-	vargo_deliver(vd, rs.kicked);
-	if (rs.config_changed && vd->registered)
+	vargo_deliver(vd, kicked);
+	if (config_changed && vd->registered)
 		virtio_config_changed(&vd->vdev);
+}
+
+/* The argo core consumed messages of our ring (its work item). */
+void vargo_rx_drained(void *priv)
+{
+	vargo_rx_flush(priv);
 }

@@ -26,6 +26,12 @@
  *    buffers, the used ring is filled and vring_interrupt() is called with
  *    bottom halves disabled.  Only a backend RESPONSE completes a request:
  *    virtio_blk takes an unwritten status byte for success.
+ *  - Except for the few queues whose stock driver spins on the CPU until
+ *    its buffer is used (vargo_busy_waited(): virtio_console's control and
+ *    console output, virtio_net's controlq): their notify() sends the
+ *    request and polls our Argo ring for the answer itself, bounded by
+ *    VARGO_POLL_TIMEOUT_MS, since no work item can run on a CPU that
+ *    spins (and with one vCPU, none anywhere).
  *  - The parent device (a platform device per virtio device) has our own
  *    dma_map_ops whose "DMA addresses" are kernel virtual addresses of the
  *    linear map, so descriptor addresses mean the same on PV (where the
@@ -69,7 +75,12 @@
 #include <linux/uio.h>
 #include <linux/virtio_ids.h>
 #include <uapi/linux/virtio_blk.h>
+#include <uapi/linux/virtio_net.h>
+#include <linux/delay.h>
+#include <linux/ktime.h>
 #include <xen/xen.h>
+#include <xen/interface/sched.h>
+#include <asm/xen/hypercall.h>
 
 #include "argo-core.h"
 #include "vring-walk.h"
@@ -99,6 +110,16 @@
 #define VARGO_MAX_REPLAYS		8u
 /* After this long without a violation burst, recovery starts at once. */
 #define VARGO_RECOVER_QUIET	(60 * HZ)
+/*
+ * A queue whose driver spins on the CPU for its used buffers is answered
+ * inside notify (vargo_kick_polled): it waits this long for the device,
+ * looking at the ring every VARGO_POLL_DELAY_US, at most VARGO_POLL_BATCH
+ * requests at a time.  Far below the kernel's soft-lockup (20 s) and RCU
+ * stall (21 s) limits: it may run with interrupts off.
+ */
+#define VARGO_POLL_TIMEOUT_MS	2000u
+#define VARGO_POLL_DELAY_US	2
+#define VARGO_POLL_BATCH		8u
 #define VARGO_VRING_MAX		256u	/* local vring size cap */
 #define VARGO_DMA_MAX_SEG		(128u * 1024)
 #define VARGO_CTRL_BODY_MAX	(sizeof(struct va_config) + VA_MAX_CONFIG_XFER)
@@ -125,10 +146,16 @@ struct vargo_vq {
 	const struct vring *vr;
 	u16 index;			/* protocol queue index */
 	u16 num;
-	u16 last_avail;			/* kick_work only */
+	u16 last_avail;			/* kick_work, or notify if polled */
 	u16 used_idx;			/* under vd->lock */
 	struct vargo_req **inflight;	/* by head; num entries */
-	struct vargo_seg *scratch;		/* num entries, kick_work only */
+	struct vargo_seg *scratch;	/* num entries, whoever walks the queue */
+	/*
+	 * The driver waits for this queue's used buffers by spinning on the
+	 * CPU (vargo_busy_waited()): its chains are sent and answered inside
+	 * notify (vargo_kick_polled), never by kick_work.
+	 */
+	bool polled;
 };
 
 struct vargo_stats {
@@ -141,6 +168,8 @@ struct vargo_stats {
 	u64 violations;
 	u64 recoveries;			/* renegotiations after violations */
 	u64 failed;			/* chains completed with an error */
+	u64 polled;			/* requests answered inside notify */
+	u64 poll_timeouts;		/* ... or failed there, unanswered */
 };
 
 struct vargo_dev {
@@ -189,6 +218,8 @@ struct vargo_dev {
 	struct list_head inflight;
 	struct list_head dead;		/* freed requests awaiting vargo_reap() */
 	bool link_up;			/* under lock: send requests now */
+	u64 rx_kicked;			/* under lock: for vargo_rx_flush() */
+	bool rx_config_changed;		/* under lock: for vargo_rx_flush() */
 	u32 replay_seq;
 	bool active;			/* under lock: restarts mean reneg */
 	bool registered;		/* register_virtio_device succeeded */
@@ -272,8 +303,11 @@ bool vargo_notify(struct virtqueue *vq);
 void vargo_interrupts(struct vargo_dev *vd, u64 kicked);
 void vargo_rx(void *priv, u16 src_domid, u32 src_port, u32 type,
 	      const void *data, u32 len);
+void vargo_rx_flush(struct vargo_dev *vd);
+void vargo_rx_drained(void *priv);
 
 /* virtio-argo-config.c */
+bool vargo_busy_waited(const struct vargo_dev *vd, u16 index, u16 nr_queues);
 void vargo_del_vqs(struct virtio_device *vdev);
 extern const struct virtio_config_ops vargo_config_ops;
 

@@ -86,7 +86,8 @@ static int t_run(void)
 	unsigned int sent = 0;
 	int ret;
 
-	msg = vargo_argo_ring_register_msg(T_PORT_MSG, domid, T_RING_LEN, t_rx, NULL);
+	msg = vargo_argo_ring_register_msg(T_PORT_MSG, domid, T_RING_LEN, t_rx,
+					   NULL, NULL);
 	if (IS_ERR(msg)) {
 		pr_err("FAIL: register message ring: %ld\n", PTR_ERR(msg));
 		return -EIO;
