@@ -14,7 +14,8 @@
 #      dom0; stage 2, an xl-created domU's virtio_blk served by blkd in
 #      dom0; stage 3, the transport against a hostile peer in dom0;
 #      stage 4, an xl-created domU's stock virtio_net served by
-#      virtio-argo-netd in dom0
+#      virtio-argo-netd in dom0; stage 5, its stock virtio_console (one
+#      vCPU) served by virtio-argo-consoled in dom0
 # and closes with one line "N passed, N failed, N skipped".
 #
 #   scripts/test.sh [--no-sanitize] [--no-kernel] [--no-system] [--no-skip]

@@ -52,7 +52,7 @@
 #   BUILDDIR  meson build directory of the daemons (default WORKDIR/meson)
 #   --shell   debug: after the stages, keep the machine up with a shell on
 #             the console (interactive; no timeout)
-#   VA_STAGES     stages to run in the Argo boot (default 0,1,2,3,4)
+#   VA_STAGES     stages to run in the Argo boot (default 0,1,2,3,4,5)
 #   VA_PARTS      stage 3's parts, e.g. config+garbage (default all; see
 #             tests/system/dom0/stage3.sh)
 #   VA_CACHE_DIR  where the Xen source and build and the kernel image are
@@ -77,7 +77,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=${1:-$src/build-xen}
 build=${2:-$work/meson}
 cache=${VA_CACHE_DIR:-/var/cache/virtio-argo}
-stages=${VA_STAGES:-0,1,2,3,4}
+stages=${VA_STAGES:-0,1,2,3,4,5}
 mkdir -p "$work" "$cache"
 work=$(cd "$work" && pwd)
 
@@ -285,8 +285,8 @@ boot() {
 		"$@" 2>&1 | tee "$out"
 		return
 	fi
-	# A backstop for a hung boot, not a time limit: five stages under TCG
-	# take about 12-15 minutes on a quiet two-core machine.
+	# A backstop for a hung boot, not a time limit: six stages under TCG
+	# take about 15-18 minutes on a quiet two-core machine.
 	timeout 1800 "$@" </dev/null >"$out" 2>&1 || true
 	grep -a 'ATEST: \|STAGE\|virtio_argo\|virtio-argo\|WARNING\|BUG\|Call Trace' "$out" || true
 }

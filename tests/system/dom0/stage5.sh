@@ -119,7 +119,7 @@ consoled=
 [ $rc = 0 ] || die "consoled exited with $rc after SIGTERM"
 tr -d '\r' </tmp/con.log | grep -q '^VA-CONSOLE-42$' ||
 	die "consoled's --log lacks the shell's output"
-grep -i 'error\|warning\|violation' /tmp/consoled.log && die "consoled logged trouble"
+grep -i 'error\|warning\|protocol violation' /tmp/consoled.log && die "consoled logged trouble"
 rmmod virtio_argo_core || die "rmmod virtio_argo_core"
 show_console
 step "teardown clean: consoled exited 0, its --log holds the console's output"
