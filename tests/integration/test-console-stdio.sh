@@ -61,10 +61,13 @@ same_size() {
 	[ "$(size_of "$1")" = "$(size_of "$2")" ]
 }
 
-# stats_match PATTERN: consoled's counters (SIGUSR1) match PATTERN.
+# stats_match PATTERN: consoled's counters, printed anew (SIGUSR1),
+# match PATTERN (an earlier printing never answers).
 stats_match() {
+	local want
+	want=$(($(grep -c 'control: in' "$VA_TMP/consoled.log") + 1))
 	kill -USR1 "$cons_pid"
-	sleep 0.05
+	va_wait 10 va_lines "$VA_TMP/consoled.log" 'control: in' "$want" || return 1
 	grep -E 'port 0 \(console\): rx_bytes|control: in' "$VA_TMP/consoled.log" |
 		tail -n 2 | tr '\n' ' ' | grep -q -E -- "$1"
 }
