@@ -14,15 +14,9 @@
 #  - consoled SIGKILLed and started again: the guest sees the restart,
 #    sends DEVICE_READY again and its console carries bytes both ways.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/console-lib.sh"
 
-VA_CONSOLED=${VA_CONSOLED:-$VA_BUILD_ROOT/src/devices/console/virtio-argo-consoled}
-VA_CONSOLE_IO=${VA_CONSOLE_IO:-$VA_BUILD_ROOT/tests/integration/console-io}
-CPORT=0x5641c000
-MIB4=$((4 * 1024 * 1024))
 MIB16=$((16 * 1024 * 1024))
-
-va_need "$VA_CONSOLED" "$VA_CONSOLE_IO" "$VA_GUEST"
-command -v sha256sum >/dev/null || va_skip "no sha256sum"
 
 head -c $MIB16 /dev/urandom >"$VA_TMP/h16"
 head -c $MIB16 /dev/urandom >"$VA_TMP/g16"
@@ -42,32 +36,9 @@ start_consoled() {
 	va_wait 10 test -S "$HSOCK" || va_fail "$1: no socket for the named port"
 }
 
-# start_guest NAME STDIN STDOUT ARGS...
-start_guest() {
-	local name=$1 in=$2 out=$3
-	shift 3
-	: >"$VA_TMP/$name.log"
-	"$VA_GUEST" --sim-socket "$VA_SOCK" --port "$CPORT" --timeout 10 \
-		console --port data="$GSOCK" "$@" <"$in" >"$out" \
-		2>"$VA_TMP/$name.log" &
-	guest_pid=$!
-	VA_PIDS+=("$guest_pid")
-	VA_NAME[$guest_pid]=$name
-	va_grep "$VA_TMP/$name.log" 'console: port 0: console' ||
-		va_fail "$name: the console port did not come up"
-}
-
-size_of() {
-	stat -c %s "$1" 2>/dev/null || echo 0
-}
-
-has_size() {
-	[ "$(size_of "$1")" = "$2" ]
-}
-
-same() {
-	[ "$(sha256sum <"$1" | cut -d' ' -f1)" = "$(sha256sum <"$2" | cut -d' ' -f1)" ] ||
-		va_fail "$3: $(basename "$1") and $(basename "$2") differ"
+# start_data_guest NAME STDIN STDOUT ARGS...: with the named port data.
+start_data_guest() {
+	start_guest "$1" "$2" "$3" --port data="$GSOCK" "${@:4}"
 }
 
 # named_port ROUND GUEST_LOG: 16 MiB each way through the named port.
@@ -96,7 +67,7 @@ start_consoled consoled1
 pty=$(readlink "$VA_TMP/console.pty")
 
 # ---- 1. the named port while the console is idle ----
-start_guest g1 /dev/null /dev/null
+start_data_guest g1 /dev/null /dev/null
 grep -q 'ports 2 multiport 1' "$VA_TMP/g1.log" || va_fail "two ports with MULTIPORT expected"
 
 # First the host side sends while nothing on the guest's side holds the
@@ -124,7 +95,7 @@ named_port idle "$VA_TMP/g1.log"
 va_stop "$guest_pid"
 
 # ---- 2. the named port while the console is busy ----
-start_guest g2 "$VA_TMP/from-guest" "$VA_TMP/g2.out"
+start_data_guest g2 "$VA_TMP/from-guest" "$VA_TMP/g2.out"
 va_bg pty-io "$VA_CONSOLE_IO" --tty "$pty" --send "$VA_TMP/to-guest" \
 	--recv $MIB4 --out "$VA_TMP/pty.out"
 ptyio=$VA_PID
@@ -142,7 +113,7 @@ va_stop "$guest_pid"
 # before DEVICE_READY (never added).
 mkfifo "$VA_TMP/g3.in"
 exec {g3in}<>"$VA_TMP/g3.in"
-start_guest g3 "$VA_TMP/g3.in" "$VA_TMP/g3.out" \
+start_data_guest g3 "$VA_TMP/g3.in" "$VA_TMP/g3.out" \
 	--send-ctrl 42,0,0 --send-ctrl 6,99,1 --send-ctrl 3,1,1
 for why in 'unknown event: event 42' 'no such port: event 6 (PORT_OPEN) port 99' \
 	'port never added: event 3 (PORT_READY) port 1'; do

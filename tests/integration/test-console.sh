@@ -17,19 +17,13 @@
 #    timestamp;
 #  - consoled's stats line at SIGTERM.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/console-lib.sh"
 
-VA_CONSOLED=${VA_CONSOLED:-$VA_BUILD_ROOT/src/devices/console/virtio-argo-consoled}
-VA_CONSOLE_IO=${VA_CONSOLE_IO:-$VA_BUILD_ROOT/tests/integration/console-io}
-CPORT=0x5641c000
-MIB4=$((4 * 1024 * 1024))
 # consoled holds at most queue-size (64) transmit requests of the guest's
 # 4 KiB reads plus the pty/socket buffers: its RSS must stay under this
 # while a reader is stalled (measured about 11 MB here, most of it the
 # Argo ring and the allocator's arenas; see the log line "rss").
 RSS_BOUND_KB=${RSS_BOUND_KB:-24576}
-
-va_need "$VA_CONSOLED" "$VA_CONSOLE_IO" "$VA_GUEST"
-command -v sha256sum >/dev/null || va_skip "no sha256sum"
 
 head -c $MIB4 /dev/urandom >"$VA_TMP/to-guest"
 head -c $MIB4 /dev/urandom >"$VA_TMP/from-guest"
@@ -49,29 +43,6 @@ start_consoled() {
 		va_fail "$name did not start"
 }
 
-# start_guest NAME STDIN STDOUT ARGS...: the console mode, ready.
-start_guest() {
-	local name=$1 in=$2 out=$3
-	shift 3
-	: >"$VA_TMP/$name.log"
-	"$VA_GUEST" --sim-socket "$VA_SOCK" --port "$CPORT" --timeout 10 \
-		console "$@" <"$in" >"$out" 2>"$VA_TMP/$name.log" &
-	guest_pid=$!
-	VA_PIDS+=("$guest_pid")
-	VA_NAME[$guest_pid]=$name
-	va_grep "$VA_TMP/$name.log" 'console: port 0: console' ||
-		va_fail "$name: the console port did not come up"
-}
-
-size_of() {
-	stat -c %s "$1" 2>/dev/null || echo 0
-}
-
-same() {
-	[ "$(sha256sum <"$1" | cut -d' ' -f1)" = "$(sha256sum <"$2" | cut -d' ' -f1)" ] ||
-		va_fail "$3: $(basename "$1") and $(basename "$2") differ"
-}
-
 # stats_match LOG PATTERN: consoled's counters (SIGUSR1) match PATTERN.
 stats_match() {
 	kill -USR1 "$cons_pid"
@@ -84,11 +55,6 @@ guest_match() {
 	kill -USR1 "$guest_pid"
 	sleep 0.05
 	grep 'console: port 0 (console): rx_bytes' "$1" | tail -n 1 | grep -q -- "$2"
-}
-
-# has_size FILE N: FILE holds N bytes (for va_wait).
-has_size() {
-	[ "$(size_of "$1")" = "$2" ]
 }
 
 # open_count LOG N: the guest saw PORT_OPEN 1 for the console N times.

@@ -75,6 +75,7 @@ static int pty_open(struct cons_port *p)
 {
 	struct termios t;
 	const char *name;
+	FILE *out;
 	int fd, r;
 
 	fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
@@ -112,10 +113,12 @@ static int pty_open(struct cons_port *p)
 			return va_log_errno(VA_LOG_ERR, -errno,
 					    "--pty-link %s", link);
 	}
-	/* The operator's line, on stdout. */
-	printf("virtio-argo-consoled: port %s: pty %s\n", port_label(p),
-	       p->pty_path);
-	fflush(stdout);
+	/* The operator's line, on stdout, unless stdout is the console
+	 * (--stdio): on stderr then, out of the guest's byte stream. */
+	out = p->c->o->ports[0].kind == CONS_STDIO ? stderr : stdout;
+	fprintf(out, "virtio-argo-consoled: port %s: pty %s\n", port_label(p),
+		p->pty_path);
+	fflush(out);
 	return 0;
 }
 
@@ -230,6 +233,25 @@ void cons_host_hangup(struct cons_port *p)
 	p->in.events = p->out.events = 0;
 	p->host_open = false;
 	va_notice("port %s: client left", port_label(p));
+	cons_port_host_changed(p);
+}
+
+void cons_host_write_failed(struct cons_port *p, int err)
+{
+	va_log_errno(VA_LOG_NOTICE, err, "port %s: writing", port_label(p));
+	if (p->o->kind != CONS_STDIO) {
+		cons_host_hangup(p);
+		return;
+	}
+	/* stdout is gone for good (its reader left; stdio is not reopened):
+	 * the port is closed, its input too, and what the guest writes is
+	 * dropped (counted as discarded). */
+	cons_fdw_set(p, &p->in, 0);
+	cons_fdw_set(p, &p->out, 0);
+	p->in_eof = true;
+	p->host_open = false;
+	va_notice("port %s: stdout is gone, the port is closed",
+		  port_label(p));
 	cons_port_host_changed(p);
 }
 

@@ -212,9 +212,7 @@ static void port_write(struct cons_port *p)
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EINTR)
 					break;
-				va_log_errno(VA_LOG_NOTICE, -errno,
-					     "port %u: writing", p->id);
-				cons_host_hangup(p);
+				cons_host_write_failed(p, -errno);
 				continue;
 			}
 			p->tx_bytes += (uint64_t)n;

@@ -76,7 +76,8 @@ struct cons_port {
 	int slave_fd;			/* pty: our own hold on the slave */
 	char pty_path[64];
 	struct cons_fdw in, out;	/* the same fd for pty and socket */
-	bool host_open;			/* a client is connected (pty, stdio: always) */
+	bool host_open;			/* a client is connected (pty: always;
+				 * stdio: until stdout fails) */
 	bool in_eof;			/* stdio: stdin ended */
 	uint16_t rows, cols;		/* window size (pty, terminal stdio) */
 	/* guest side (MULTIPORT) */
@@ -136,6 +137,9 @@ int cons_host_attach(struct cons_port *p);	/* in the loop */
 void cons_host_close(struct cons_port *p);
 /* The client (or stdin) is gone: drop it. */
 void cons_host_hangup(struct cons_port *p);
+/* Writing p's host side failed with -err: a socket client is dropped,
+ * stdio's stdout closes the port (PORT_OPEN 0, output dropped). */
+void cons_host_write_failed(struct cons_port *p, int err);
 /* Registers fdw->fd for `events` (0: out of the loop). */
 void cons_fdw_set(struct cons_port *p, struct cons_fdw *w, uint32_t events);
 /* 0, or -errno: the window size of p's terminal into p->rows/cols. */

@@ -33,6 +33,14 @@
  *   console: total: ctrl_in N ctrl_bad N resizes N restarts N violations N
  * Test hook: --send-ctrl EVENT,ID,VALUE (repeatable) sends that control
  * message before DEVICE_READY, to see the device refuse it.
+ *
+ * EMERG_WRITE: --emerg-write TEXT writes TEXT one byte at a time into the
+ * config field emerg_wr (virtio 1.2 section 5.3.4), right after the
+ * negotiation, before any buffer is posted; a line "console: emerg_wr:
+ * N bytes written" or "console: emerg_wr refused after N bytes: ERROR"
+ * says how it went (a refusal ends nothing).  --no-emerg-write does not
+ * accept the feature (with --emerg-write: to see the device refuse the
+ * write of a driver that did not negotiate it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +123,8 @@ struct gcons {
 	unsigned int nr_popts;
 	struct cons_ctrl hooks[GC_MAX_HOOKS];
 	unsigned int nr_hooks;
+	const char *emerg;		/* --emerg-write */
+	bool no_emerg;			/* --no-emerg-write */
 	struct gbuf ctrl[GC_CTRL_BUFS];
 	uint8_t ctrl_out[GC_MAX_HOOKS + GC_MAX_PORTS * 3u][CONS_CTRL_HDR];
 	unsigned int ctrl_out_next;
@@ -580,6 +590,39 @@ static int start_multiport(struct gcons *gc)
 			 VIRTIO_CONSOLE_DEVICE_READY, 1);
 }
 
+/* --emerg-write: each byte of gc->emerg through emerg_wr. */
+static void emerg_write(struct gcons *gc)
+{
+	const uint32_t at = offsetof(struct virtio_console_config, emerg_wr);
+	uint8_t le[4], cur[4];
+	uint32_t gen;
+	size_t i;
+	int r = 0, tries;
+
+	for (i = 0; gc->emerg[i]; i++) {
+		va_put_le32(le, (uint8_t)gc->emerg[i]);
+		/* -ESTALE: the config changed between the read of its
+		 * generation and the write (a resize): again. */
+		for (tries = 0; tries < 3; tries++) {
+			r = va_guest_get_config(gc->g, at, cur, sizeof(cur),
+						&gen);
+			if (r == 0)
+				r = va_guest_set_config(gc->g, gen, at, le,
+							sizeof(le));
+			if (r != -ESTALE)
+				break;
+		}
+		if (r < 0)
+			break;
+	}
+	if (r < 0)
+		fprintf(stderr, "%s: console: emerg_wr refused after %zu "
+			"bytes: %s\n", gc->ctx->prog, i, strerror(-r));
+	else
+		fprintf(stderr, "%s: console: emerg_wr: %zu bytes written\n",
+			gc->ctx->prog, i);
+}
+
 static int read_size(struct gcons *gc)
 {
 	uint8_t cfg[sizeof(struct virtio_console_config)] = { 0 };
@@ -675,8 +718,9 @@ static int gc_setup(struct gcons *gc)
 
 	go.expect_device_id = VIRTIO_ID_CONSOLE;
 	go.features_mask = F(VIRTIO_CONSOLE_F_SIZE) |
-			   F(VIRTIO_CONSOLE_F_MULTIPORT) |
-			   F(VIRTIO_CONSOLE_F_EMERG_WRITE);
+			   F(VIRTIO_CONSOLE_F_MULTIPORT);
+	if (!gc->no_emerg)
+		go.features_mask |= F(VIRTIO_CONSOLE_F_EMERG_WRITE);
 	r = va_guest_open(&go, &gc->g);
 	if (r < 0) {
 		guest_fail(gc->ctx, r, "no virtio-console device");
@@ -685,6 +729,8 @@ static int gc_setup(struct gcons *gc)
 	gc->features = va_guest_features(gc->g);
 	gc->multiport = gc->features & F(VIRTIO_CONSOLE_F_MULTIPORT);
 	gc->session = va_guest_device_session(gc->g);
+	if (gc->emerg)
+		emerg_write(gc);
 	r = va_loop_new(&gc->loop);
 	if (r < 0)
 		return r;
@@ -781,13 +827,19 @@ static const char console_usage[] =
 "                        PATH (one client at a time; PORT_OPEN follows it)\n"
 "  --send-ctrl E,ID,V    test hook: send control message event E, port ID,\n"
 "                        value V before DEVICE_READY (repeatable)\n"
+"  --emerg-write TEXT    write TEXT byte by byte into the config's emerg_wr\n"
+"                        (EMERG_WRITE) before the queues are used\n"
+"  --no-emerg-write      do not accept EMERG_WRITE (test hook: with\n"
+"                        --emerg-write, the device must refuse the writes)\n"
 "  --help\n";
 
-enum { OPT_PORT = 1, OPT_SEND_CTRL, OPT_HELP };
+enum { OPT_PORT = 1, OPT_SEND_CTRL, OPT_EMERG, OPT_NO_EMERG, OPT_HELP };
 
 static const struct option console_opts[] = {
 	{ "port", required_argument, NULL, OPT_PORT },
 	{ "send-ctrl", required_argument, NULL, OPT_SEND_CTRL },
+	{ "emerg-write", required_argument, NULL, OPT_EMERG },
+	{ "no-emerg-write", no_argument, NULL, OPT_NO_EMERG },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -819,6 +871,12 @@ static int console_parse(struct gcons *gc, int argc, char **argv)
 				goto bad;
 			gc->hooks[gc->nr_hooks++] = (struct cons_ctrl){
 				id, (uint16_t)e, (uint16_t)v };
+			break;
+		case OPT_EMERG:
+			gc->emerg = optarg;
+			break;
+		case OPT_NO_EMERG:
+			gc->no_emerg = true;
 			break;
 		case OPT_HELP:
 			fputs(console_usage, stdout);
