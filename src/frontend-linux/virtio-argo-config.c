@@ -328,8 +328,14 @@ static struct vargo_vq *vargo_setup_vq(struct vargo_dev *vd, u16 index,
 	if (err)
 		return ERR_PTR(err);
 	max = va_le32_to_cpu(resp.max_size);
-	if (!max)
-		return ERR_PTR(-ENOENT);
+	if (!va_vqueue_max_ok(max)) {
+		unsigned long flags;
+
+		spin_lock_irqsave(&vd->lock, flags);
+		vargo_violation(vd, "GET_VQUEUE max_size out of range", -EPROTO);
+		spin_unlock_irqrestore(&vd->lock, flags);
+		return ERR_PTR(-EPROTO);
+	}
 	/* A split vring's size is a power of two (vring_create_virtqueue
 	 * refuses others); the protocol allows any maximum: round down.
 	 */

@@ -280,7 +280,7 @@ static int probe_queue(struct va_guest *g, unsigned int i)
 	if (r < 0)
 		return r;
 	max = va_le32_to_cpu(vq.max_size);
-	if (max == 0 || max > VA_MAX_QUEUE_SIZE) {
+	if (!va_vqueue_max_ok(max)) {
 		vg_violation(g, "queue max_size out of range");
 		return -EPROTO;
 	}

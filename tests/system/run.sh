@@ -36,7 +36,9 @@
 #            TCP each way with a netd SIGKILL and restart in the middle
 #            of each (sha256 equal, the guest announces itself to the
 #            new netd), clean counters and unbind, netd's log clean.
-#   stage 5  the stock virtio_console in an `xl create`d domU, served by
+#   stage 5  the stock virtio_console in an `xl create`d domU (one vCPU:
+#            the transport answers the queues virtio_console spins on
+#            inside notify), served by
 #            virtio-argo-consoled started with --domain before the guest
 #            exists (--socket, --extra-port data=socket:, --log): dom0
 #            runs commands in a shell on the guest's virtio console and

@@ -326,6 +326,26 @@ START_TEST(ring_lengths)
 }
 END_TEST
 
+/* GET_VQUEUE's max_size: 1..32768, any value, not only powers of two. */
+START_TEST(vqueue_max_sizes)
+{
+	const struct wire_build *w = builds[_i];
+	static const struct {
+		uint32_t max;
+		int ok;
+	} t[] = {
+		{ 0, 0 }, { 1, 1 }, { 3, 1 }, { 256, 1 }, { 1000, 1 },
+		{ VA_MAX_QUEUE_SIZE, 1 }, { VA_MAX_QUEUE_SIZE + 1, 0 },
+		{ 65536, 0 }, { 0xffffffffu, 0 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ck_assert_msg(!!w->vqueue_max_ok(t[i].max) == t[i].ok,
+			      "%s build: max_size %u", w->name, t[i].max);
+}
+END_TEST
+
 /* A field of struct va_device_info: its offset and size. */
 #define FIELD(f) offsetof(struct va_device_info, f), \
 	sizeof(((struct va_device_info *)0)->f)
@@ -505,6 +525,7 @@ int main(void)
 	tcase_add_loop_test(tc, walk_fields, 0, NBUILDS);
 	tcase_add_loop_test(tc, msg_types, 0, NBUILDS);
 	tcase_add_loop_test(tc, ring_lengths, 0, NBUILDS);
+	tcase_add_loop_test(tc, vqueue_max_sizes, 0, NBUILDS);
 	tcase_add_loop_test(tc, device_info_verdicts, 0, NINFO_CASES);
 	tcase_add_loop_test(tc, error_codes, 0, NERR_CASES);
 	tcase_add_loop_test(tc, error_reply_sizes, 0, NBUILDS);

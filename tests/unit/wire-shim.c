@@ -121,6 +121,11 @@ static int SHIM(ring_len_ok)(unsigned int len)
 	return va_ring_len_ok(len);
 }
 
+static int SHIM(vqueue_max_ok)(unsigned int max_size)
+{
+	return va_vqueue_max_ok(max_size);
+}
+
 static int SHIM(err_to_errno)(unsigned int code)
 {
 	return va_err_to_errno(code);
@@ -159,6 +164,7 @@ const struct wire_build SHIM_BUILD = {
 	.walk = SHIM(walk),
 	.info_fault = SHIM(info_fault),
 	.ring_len_ok = SHIM(ring_len_ok),
+	.vqueue_max_ok = SHIM(vqueue_max_ok),
 	.err_to_errno = SHIM(err_to_errno),
 	.error_reply_errno = SHIM(error_reply_errno),
 	.msg_type = SHIM(msg_type),

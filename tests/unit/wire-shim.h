@@ -49,6 +49,7 @@ struct wire_build {
 	 * breaks. */
 	const char *(*info_fault)(const void *body);
 	int (*ring_len_ok)(unsigned int len);
+	int (*vqueue_max_ok)(unsigned int max_size);
 	int (*err_to_errno)(unsigned int code);
 	int (*error_reply_errno)(const void *body, unsigned int len);
 	int (*msg_type)(unsigned int message_type);

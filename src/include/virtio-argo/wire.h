@@ -179,6 +179,16 @@ static inline const char *va_device_info_fault(const struct va_device_info *d)
 	return (const char *)0;
 }
 
+/*
+ * GET_VQUEUE's max_size as a driver may use it (section 10): within
+ * 1..VA_MAX_QUEUE_SIZE, else the reply is a protocol failure (-EPROTO).
+ * A device without the queue says so with an error reply, never with 0.
+ */
+static inline int va_vqueue_max_ok(va_u32 max_size)
+{
+	return max_size >= 1 && max_size <= VA_MAX_QUEUE_SIZE;
+}
+
 /* ------------------------------------------------------------------ */
 /* Error replies (section 8)                                           */
 /* ------------------------------------------------------------------ */
