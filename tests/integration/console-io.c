@@ -11,7 +11,8 @@
  * SIGTERM (keeping the connection).  --recv 0 with --out: reads until the
  * other end closes.  --hold FILE: nothing is read until FILE exists (a
  * stalled reader; polled every 20 ms).  --winsize RxC: set the terminal's
- * window size and exit.  Prints "sent N received N" to stderr at the end.
+ * window size first (and exit, if there is nothing to send or receive).
+ * Prints "sent N received N" to stderr at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,7 +106,8 @@ int main(int argc, char **argv)
 		ws.ws_col = (unsigned short)co;
 		if (ioctl(fd, TIOCSWINSZ, &ws) < 0)
 			die("TIOCSWINSZ");
-		return 0;
+		if (!send && !out)
+			return 0;
 	}
 	if (send && (in_fd = open(send, O_RDONLY)) < 0)
 		die(send);

@@ -4,7 +4,8 @@
 # (virtio-argo-guest console, stdin/stdout), in the simulator:
 #  - pty back-end: 4 MiB of random data each way at once, sha256 equal;
 #    SIZE (the pty's window at start) and RESIZE (TIOCSWINSZ on the pty,
-#    then SIGWINCH to consoled) reach the guest;
+#    then SIGWINCH to consoled; or TIOCSWINSZ and a line written to the
+#    pty, no signal) reach the guest;
 #  - a stalled reader on each side (the pty's reader, the guest's stdout):
 #    the writer stalls, nothing is lost when the reader resumes, and
 #    consoled's RSS stays under RSS_BOUND_KB meanwhile;
@@ -111,6 +112,13 @@ echo "pty: 4 MiB each way, sha256 equal"
 kill -WINCH "$cons_pid"
 va_grep "$VA_TMP/g1.log" 'console: size 50x132' ||
 	va_fail "RESIZE: the guest did not get 50x132"
+# A program on the pty sets its window and writes, no SIGWINCH: consoled
+# notices at the pty's next input.
+printf 'redraw\n' >"$VA_TMP/redraw"
+"$VA_CONSOLE_IO" --tty "$pty" --winsize 40x100 --send "$VA_TMP/redraw" ||
+	va_fail "console-io: size and a line on the pty"
+va_grep "$VA_TMP/g1.log" 'console: size 40x100' ||
+	va_fail "RESIZE without SIGWINCH: the guest did not get 40x100"
 va_stop "$guest_pid"
 
 # ---- 2. pty: a stalled reader on each side ----

@@ -248,6 +248,7 @@ static bool port_wants_input(const struct cons_port *p)
 static void port_read(struct cons_port *p)
 {
 	struct cons *c = p->c;
+	bool resized = false;
 	unsigned int i;
 
 	for (i = 0; i < CONS_READ_BATCH && port_wants_input(p); i++) {
@@ -268,6 +269,7 @@ static void port_read(struct cons_port *p)
 		if (n > 0) {
 			p->rx_bytes += (uint64_t)n;
 			va_req_complete(req, (uint32_t)n);
+			resized |= p->id == 0 && p->o->kind == CONS_PTY;
 			continue;
 		}
 		p->rx_spare = req;
@@ -278,6 +280,14 @@ static void port_read(struct cons_port *p)
 		cons_host_hangup(p);
 		break;
 	}
+	/*
+	 * A program on the console's pty that sets its window (TIOCSWINSZ)
+	 * signals only its own session, never us: the size is looked at
+	 * again whenever the pty brought input (a resized program redraws),
+	 * as well as on SIGWINCH.
+	 */
+	if (resized)
+		cons_winch(c);
 	cons_port_watch(p);
 }
 

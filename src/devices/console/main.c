@@ -233,7 +233,8 @@ static const struct va_daemon_desc consd = {
 		   "to guest domain N over Argo.",
 	.notes =
 "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reopens the log (rotation);\n"
-"SIGWINCH re-reads the console's window size and tells the guest;\n"
+"SIGWINCH re-reads the console's window size and tells the guest (with\n"
+"--pty it is also re-read whenever the pty brings input);\n"
 "SIGUSR1 logs the counters.\n",
 	.default_port = VA_PORT_CONSOLE_DEFAULT,
 	.max_queue_size = CONS_QUEUE_SIZE_MAX,
