@@ -137,8 +137,21 @@ void vargo_fail_req(struct vargo_dev *vd, struct vargo_req *r)
 	vargo_req_put(vd, r);
 }
 
-/* Fail every request in flight; returns the queues to interrupt.  Under
- * vd->lock.
+/*
+ * A chain of device-writable buffers only (a receive buffer) is never
+ * failed by the transport: it asks nothing of the device, which fills it
+ * when it has data, and no driver waits for it.  Completing it without
+ * data would hand the driver an empty frame or read, and one it posts
+ * again at once would come straight back.  It waits for the device, or
+ * for the driver's reset, which takes it back unused.
+ */
+bool vargo_chain_failable(const struct vargo_chain *c)
+{
+	return c->nr_out != 0;
+}
+
+/* Fail every request in flight that may be failed; returns the queues to
+ * interrupt.  Under vd->lock.
  */
 static u64 vargo_fail_inflight(struct vargo_dev *vd)
 {
@@ -146,6 +159,8 @@ static u64 vargo_fail_inflight(struct vargo_dev *vd)
 	u64 kicked = 0;
 
 	list_for_each_entry_safe(r, tmp, &vd->inflight, node) {
+		if (!vargo_chain_failable(&r->chain))
+			continue;
 		kicked |= 1ull << r->q->index;
 		vargo_fail_req(vd, r);
 	}
@@ -368,7 +383,7 @@ static u64 vargo_kick_queue(struct vargo_dev *vd, struct vargo_vq *q)
 			return kicked;
 		}
 		spin_lock_irqsave(&vd->lock, flags);
-		failing = vd->failing;
+		failing = vd->failing && vargo_chain_failable(&c);
 		if (failing) {
 			vargo_fail_chain(vd, q, &c);
 			kicked = 1ull << q->index;

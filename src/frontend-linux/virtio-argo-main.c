@@ -200,7 +200,9 @@ static void vargo_vdev_release(struct device *dev)
  * Tear down whatever the device does: mark it stopping before anything
  * waits, so that every wait for ring space and the control reply now
  * awaited give up, and complete every chain with an error (the driver's
- * remove waits for its I/O) before the virtio device goes.
+ * remove waits for its I/O) before the virtio device goes; receive
+ * buffers excepted (vargo_chain_failable()): the driver's reset takes
+ * them back unused.
  */
 void vargo_dev_destroy(struct vargo_dev *vd)
 {

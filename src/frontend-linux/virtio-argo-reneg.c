@@ -69,7 +69,8 @@ static int vargo_renegotiate(struct vargo_dev *vd)
  * send, so each one is pinned (refs) while its message is being sent, and
  * the list is searched from its head for the next request not yet sent in
  * this round (replay_seq).  A request already replayed VARGO_MAX_REPLAYS
- * times is completed with an error instead (*kicked: queues to interrupt).
+ * times is completed with an error instead (*kicked: queues to interrupt),
+ * unless it is a receive buffer (vargo_chain_failable()).
  */
 static int vargo_replay(struct vargo_dev *vd, u64 *kicked)
 {
@@ -93,7 +94,8 @@ static int vargo_replay(struct vargo_dev *vd, u64 *kicked)
 		if (!found)
 			break;
 		r->replay_seq = seq;
-		if (r->replays >= VARGO_MAX_REPLAYS) {
+		if (r->replays >= VARGO_MAX_REPLAYS &&
+		    vargo_chain_failable(&r->chain)) {
 			*kicked |= 1ull << r->q->index;
 			vargo_fail_req(vd, r);
 			continue;

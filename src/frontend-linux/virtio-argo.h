@@ -294,6 +294,7 @@ int vargo_lookup(void *ctx, u16 queue, u32 token, u32 *ret_in_len);
 bool vargo_is_blk(const struct vargo_dev *vd);
 void vargo_chain_zero_from(const struct vargo_chain *c, u32 from);
 void vargo_used_add(struct vargo_dev *vd, struct vargo_vq *q, u16 head, u32 len);
+bool vargo_chain_failable(const struct vargo_chain *c);
 void vargo_fail_req(struct vargo_dev *vd, struct vargo_req *r);
 void vargo_deliver(struct vargo_dev *vd, u64 kicked);
 void vargo_kick_work(struct work_struct *work);
