@@ -6,9 +6,10 @@
 # simulator <-> virtio-argo-netd <-> driver TAP) and once over a veth pair
 # (what this machine's kernel does between two namespaces), side by side
 # in one run: TCP with 1 and 4 streams each way, and the packet rate of
-# 64-byte UDP datagrams each way.  Also netd's RSS after start-up and its
-# peak after the load, and the CPU time netd, the guest tool and the
-# simulator spend per GB moved.
+# 64-byte UDP datagrams each way.  Also netd's RSS after start-up (alone,
+# and with a guest attached, idle; with its parts by mapping from smaps)
+# and its peak after the load, and the CPU time netd, the guest tool and
+# the simulator spend per GB moved.
 #
 #   bench/net.sh [--runtime SECONDS] [--queues N] [--out FILE] [--build DIR]
 # Results: printed, and saved to bench/results/net-<date>.txt (or --out).
@@ -81,6 +82,20 @@ rss() {	# rss PID: VmRSS and its parts, as printed
 		"$(status_kb "$1" VmRSS)" "$(status_kb "$1" RssAnon)" \
 		"$(status_kb "$1" RssFile)" "$(status_kb "$1" RssShmem)" "$pss" "$priv"
 }
+# rss_parts PID: VmRSS by what is mapped (from smaps, KiB, largest first):
+# each file by name, [heap], [stack], the Argo ring, other anonymous.
+rss_parts() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / {
+		n = $6
+		if (n == "") n = "anon"
+		sub(/.*\//, "", n)
+		sub(/\.so.*/, ".so", n)
+		next
+	}
+	$1 == "Rss:" && $2 > 0 { kb[n] += $2 }
+	END { for (n in kb) printf "%d %s\n", kb[n], n }' "/proc/$1/smaps" |
+		sort -rn | awk '{ printf "%s%s %d", (NR > 1 ? ", " : ""), $2, $1 }'
+}
 ticks() {	# ticks PID: user + system CPU time in clock ticks
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
@@ -122,6 +137,7 @@ wait_for 10 grep -q serving "$work/netd.log" ||
 # netd's footprint after start-up, before a guest comes.
 sleep 1
 rss_alone=$(rss "$netd_pid")
+parts_alone=$(rss_parts "$netd_pid")
 ip netns exec "$gns" "$bin/guest/virtio-argo-guest" --port $port --timeout 10 \
 	net tap vag0 --queues "$queues" 2>"$work/guest.log" &
 guest_pid=$!
@@ -134,6 +150,7 @@ ip netns exec "$dns" ip link set vad0 up
 # traffic yet.
 sleep 1
 rss_guest=$(rss "$netd_pid")
+parts_guest=$(rss_parts "$netd_pid")
 wait_for 20 ip netns exec "$gns" ping -q -c 1 -W 1 10.78.0.1 >/dev/null ||
 	{ echo "net.sh: no ping through virtio-argo" >&2; exit 1; }
 
@@ -258,6 +275,8 @@ sleep 1
 	printf 'netd RSS after start-up, no guest:  %s\n' "$rss_alone"
 	printf 'netd RSS, guest attached, idle:     %s\n' "$rss_guest"
 	printf 'netd RSS at the end:                %s\n' "$rss_end"
+	printf 'netd RSS by mapping, no guest (KiB): %s\n' "$parts_alone"
+	printf 'netd RSS by mapping, guest attached: %s\n' "$parts_guest"
 	printf 'netd peak RSS (VmHWM) after load:   %6d KiB\n' "$netd_hwm"
 	printf 'CPU seconds per GB over all TCP runs: netd %s, guest tool %s, simulator %s (%d MB moved)\n' \
 		"$(per_gb "${tot_ticks[netd]}" $tot_bytes)" "$(per_gb "${tot_ticks[guest]}" $tot_bytes)" \

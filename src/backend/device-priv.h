@@ -63,6 +63,7 @@ struct dev_req {
 	struct va_req req;
 	bool stale;
 	bool held;			/* on its queue's held list */
+	bool in_apart;			/* req.in is a block of its own */
 	struct dev_req *prev, *next;	/* dev->reqs */
 	struct dev_req *hnext;		/* queue id table chain */
 	struct dev_req *qnext;		/* held list */
@@ -203,6 +204,7 @@ struct dev_req *dev_find_req(struct dev_queue *q, uint32_t id);
 void dev_link_req(struct va_dev *dev, struct dev_queue *q, struct dev_req *r);
 void dev_held_put(struct va_dev *dev, struct dev_queue *q, struct dev_req *r);
 struct dev_req *dev_held_take(struct va_dev *dev, struct dev_queue *q);
+void dev_req_free(struct dev_req *r);
 void dev_drop_held(struct va_dev *dev, int queue);
 void dev_drop_reqs(struct va_dev *dev, int queue);
 bool dev_fence_refused(struct va_dev *dev, const struct va_rec *rec,

@@ -282,9 +282,39 @@ unsigned int va_dev_held(const struct va_dev *dev, uint16_t queue)
 	return queue < dev->info.num_queues ? dev->queues[queue].nheld : 0;
 }
 
+/*
+ * A held buffer gets its device-writable space, zeroed, when the device
+ * takes it, not when it arrives: a driver posts a whole queue of receive
+ * buffers at once and most of them wait, so they cost only their
+ * bookkeeping until a frame comes.  false if out of memory (the buffer
+ * stays held).
+ */
+static bool dev_held_give_in(struct va_dev *dev, struct dev_req *r)
+{
+	void *in;
+
+	if (r->req.in || !r->req.in_len)
+		return true;
+	if (dev->fail_alloc ||
+	    posix_memalign(&in, REQ_IN_ALIGN, r->req.in_len)) {
+		dev->fail_alloc = false;
+		va_log_ratelimited(&dev->rl_log, VA_LOG_ERR,
+				   "%s: out of memory for a buffer of queue %u",
+				   dev->name, r->req.queue);
+		return false;
+	}
+	/* The device may answer fewer bytes than it was given: never let
+	 * old heap contents reach the guest. */
+	memset(in, 0, r->req.in_len);
+	r->req.in = in;
+	r->in_apart = true;
+	return true;
+}
+
 struct va_req *va_dev_pop(struct va_dev *dev, uint16_t queue)
 {
-	if (queue >= dev->info.num_queues || !dev->queues[queue].held_head)
+	if (queue >= dev->info.num_queues || !dev->queues[queue].held_head ||
+	    !dev_held_give_in(dev, dev->queues[queue].held_head))
 		return NULL;
 	return &dev_held_take(dev, &dev->queues[queue])->req;
 }
@@ -308,6 +338,10 @@ unsigned int va_dev_pop_space(struct va_dev *dev, uint16_t queue, size_t need,
 	}
 	if (!n || space < need)
 		return 0;
+	/* The space first, so that out of memory takes none. */
+	for (i = 0, r = dev->queues[queue].held_head; i < n; i++, r = r->qnext)
+		if (!dev_held_give_in(dev, r))
+			return 0;
 	for (i = 0; i < n; i++) {
 		r = dev_held_take(dev, &dev->queues[queue]);
 		reqs[i] = &r->req;
@@ -381,11 +415,13 @@ static uint32_t dev_request_check(struct va_dev *dev,
 
 /*
  * The request of a checked REQUEST, in one block: dev_req, segment sizes,
- * out bytes, padding, in (aligned, zeroed).  NULL if out of memory.
+ * out bytes, padding, in (aligned, zeroed).  A held queue's request has no
+ * in yet (req.in NULL until the device takes it, dev_held_give_in).  NULL
+ * if out of memory.
  */
 static struct dev_req *dev_req_new(struct va_dev *dev,
 				   const struct va_rec *rec,
-				   const struct dev_req_shape *sh)
+				   const struct dev_req_shape *sh, bool held)
 {
 	const uint8_t *out = rec->body + sizeof(struct va_request) +
 			     4 * sh->nr_in;
@@ -395,10 +431,18 @@ static struct dev_req *dev_req_new(struct va_dev *dev,
 	uint8_t *block;
 
 	head = sizeof(*r) + 4ull * sh->nr_in + sh->out_len;
-	head = (head + REQ_IN_ALIGN - 1) & ~(uint64_t)(REQ_IN_ALIGN - 1);
-	total = head + sh->in_len;
-	if (posix_memalign((void **)&block, REQ_IN_ALIGN, total ? total : 1))
-		return NULL;
+	if (held) {
+		/* No in here: a small block, no alignment to pad for. */
+		block = malloc(head);
+		if (!block)
+			return NULL;
+	} else {
+		head = (head + REQ_IN_ALIGN - 1) &
+		       ~(uint64_t)(REQ_IN_ALIGN - 1);
+		total = head + sh->in_len;
+		if (posix_memalign((void **)&block, REQ_IN_ALIGN, total))
+			return NULL;
+	}
 	r = (struct dev_req *)block;
 	memset(r, 0, sizeof(*r));
 	segs = (uint32_t *)(block + sizeof(*r));
@@ -410,11 +454,13 @@ static struct dev_req *dev_req_new(struct va_dev *dev,
 	r->req.out = block + sizeof(*r) + 4 * sh->nr_in;
 	r->req.out_len = sh->out_len;
 	memcpy(block + sizeof(*r) + 4 * sh->nr_in, out, sh->out_len);
-	r->req.in = block + head;
 	r->req.in_len = sh->in_len;
-	/* The device may answer fewer bytes than it was given: never let
-	 * old heap contents reach the guest. */
-	memset(r->req.in, 0, sh->in_len);
+	if (!held) {
+		r->req.in = block + head;
+		/* The device may answer fewer bytes than it was given:
+		 * never let old heap contents reach the guest. */
+		memset(r->req.in, 0, sh->in_len);
+	}
 	r->req.nr_in = (uint16_t)sh->nr_in;
 	r->req.in_seg = segs;
 	return r;
@@ -431,10 +477,10 @@ static uint32_t dev_request(struct va_dev *dev, const struct va_rec *rec)
 	err = dev_request_check(dev, rec, &sh);
 	if (err)
 		return err;
-	r = dev_req_new(dev, rec, &sh);
+	q = &dev->queues[rec->queue];
+	r = dev_req_new(dev, rec, &sh, q->held_mode);
 	if (!r)
 		return VA_ERR_BUSY;
-	q = &dev->queues[rec->queue];
 	dev_link_req(dev, q, r);
 	dev->stats.requests++;
 	if (q->held_mode) {

@@ -93,6 +93,14 @@ void dev_held_put(struct va_dev *dev, struct dev_queue *q, struct dev_req *r)
 	dev->nheld++;
 }
 
+/* Free a request and its device-writable space. */
+void dev_req_free(struct dev_req *r)
+{
+	if (r && r->in_apart)
+		free(r->req.in);
+	free(r);
+}
+
 /* Take the head of a held queue's list (the device or a drop takes it). */
 struct dev_req *dev_held_take(struct va_dev *dev, struct dev_queue *q)
 {
@@ -121,7 +129,7 @@ void dev_drop_held(struct va_dev *dev, int queue)
 		while (dev->queues[i].held_head) {
 			r = dev_held_take(dev, &dev->queues[i]);
 			dev_unlink_req(dev, r);
-			free(r);
+			dev_req_free(r);
 		}
 	}
 }
@@ -263,7 +271,7 @@ void va_req_complete(struct va_req *req, uint32_t written)
 
 	dev_unlink_req(dev, r);
 	if (stale || !dev->drv_session) {
-		free(r);
+		dev_req_free(r);
 		if (stale)
 			dev_release_fences(dev);
 		dev_stop_check(dev);
@@ -292,7 +300,7 @@ void va_req_complete(struct va_req *req, uint32_t written)
 				   req->queue, req->id, iov,
 				   written ? 2 : 1) < 0)
 			dev_unsent_put(dev, req->queue);
-		free(r);
+		dev_req_free(r);
 		dev_stop_check(dev);
 		return;
 	}
@@ -306,7 +314,7 @@ void va_req_complete(struct va_req *req, uint32_t written)
 	if (!m || !m->buf) {
 		free(m);
 		dev_unsent_put(dev, req->queue);
-		free(r);
+		dev_req_free(r);
 		va_log_ratelimited(&dev->rl_log, VA_LOG_ERR,
 				   "%s: out of memory, response dropped",
 				   dev->name);

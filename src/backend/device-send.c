@@ -76,8 +76,7 @@ static void dev_msg_free(struct dev_msg *m)
 {
 	if (!m)
 		return;
-	if (m->req)
-		free(m->req);
+	dev_req_free(m->req);
 	free(m->buf);
 	free(m);
 }

@@ -384,7 +384,7 @@ void va_dev_free(struct va_dev *dev)
 	/* Requests the device never completed: it is gone with us. */
 	for (r = dev->reqs.next; r && r != &dev->reqs; r = next) {
 		next = r->next;
-		free(r);
+		dev_req_free(r);
 	}
 	if (dev->queues)
 		for (i = 0; i < dev->info.num_queues; i++)

@@ -216,8 +216,10 @@ void va_req_complete(struct va_req *req, uint32_t written);
 
 /* Held queues.  Buffers waiting in `queue` for the device to take them. */
 unsigned int va_dev_held(const struct va_dev *dev, uint16_t queue);
-/* Take the oldest held buffer of `queue`; NULL if none.  The device owns
- * it until va_req_complete(), as a pushed request. */
+/* Take the oldest held buffer of `queue`; NULL if none (or out of memory:
+ * the buffer stays held).  The device owns it until va_req_complete(), as
+ * a pushed request.  A held buffer's req->in is allocated (zeroed) when it
+ * is taken, so waiting buffers cost only their bookkeeping. */
 struct va_req *va_dev_pop(struct va_dev *dev, uint16_t queue);
 /*
  * Take the oldest held buffers of `queue` whose device-writable space adds
@@ -225,7 +227,8 @@ struct va_req *va_dev_pop(struct va_dev *dev, uint16_t queue);
  * several buffers), at most `max` of them; all or nothing.  reqs[i] gets
  * each, iov[i] (if not NULL) its writable space (req->in, req->in_len).
  * Returns how many were taken, 0 if the queue does not hold enough (or
- * need > 0 would take more than max), never a partial set.
+ * need > 0 would take more than max, or out of memory), never a partial
+ * set.
  */
 unsigned int va_dev_pop_space(struct va_dev *dev, uint16_t queue, size_t need,
 			      struct va_req **reqs, struct iovec *iov,

@@ -1455,6 +1455,42 @@ START_TEST(test_held_pop_space)
 }
 END_TEST
 
+/*
+ * A held buffer's writable space comes when the device takes it, zeroed;
+ * out of memory then takes nothing and the buffers stay held.
+ */
+START_TEST(test_held_pop_oom)
+{
+	static const uint8_t zero[200];
+	struct va_req *r[4], *a;
+	struct iovec iov[4];
+
+	negotiate(SESS);
+	post(1, 100);
+	post(2, 200);
+	va_dev_fail_next_alloc(dev);
+	ck_assert_ptr_null(va_dev_pop(dev, 1));
+	ck_assert_uint_eq(va_dev_held(dev, 1), 2);
+	va_dev_fail_next_alloc(dev);
+	ck_assert_uint_eq(va_dev_pop_space(dev, 1, 250, r, iov, 4), 0);
+	ck_assert_uint_eq(va_dev_held(dev, 1), 2);
+	a = va_dev_pop(dev, 1);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->id, 1);
+	ck_assert_mem_eq(a->in, zero, 100);
+	ck_assert_uint_eq(va_dev_pop_space(dev, 1, 150, r, iov, 4), 1);
+	ck_assert_uint_eq(r[0]->id, 2);
+	ck_assert_ptr_eq(iov[0].iov_base, r[0]->in);
+	ck_assert_mem_eq(r[0]->in, zero, 200);
+	va_req_complete(a, 100);
+	va_req_complete(r[0], 200);
+	va_loop_run_once(loop, 0);
+	ck_assert_uint_eq(last_count(), 2);
+	ck_assert_uint_eq(last_rec(1).len, 8 + 200);
+	ck_assert_mem_eq(last_rec(1).body + 8, zero, 200);
+}
+END_TEST
+
 /* A reset frees the held buffers at once; only a taken one is fenced. */
 START_TEST(test_held_reset)
 {
@@ -1610,6 +1646,7 @@ static Suite *device_suite(void)
 	tcase_add_checked_fixture(tc, setup_held, teardown);
 	tcase_add_test(tc, test_held_pop);
 	tcase_add_test(tc, test_held_pop_space);
+	tcase_add_test(tc, test_held_pop_oom);
 	tcase_add_test(tc, test_held_reset);
 	tcase_add_test(tc, test_held_reset_vqueue);
 	tcase_add_test(tc, test_held_new_session);
