@@ -36,6 +36,14 @@
 #            TCP each way with a netd SIGKILL and restart in the middle
 #            of each (sha256 equal, the guest announces itself to the
 #            new netd), clean counters and unbind, netd's log clean.
+#   stage xs  XenStore discovery: dom0 serves an `xl create`d domU whose
+#            transport loads with virtio_argo.devices=xenstore before any
+#            key exists; config/virtio-argo-xs-devices writes them and
+#            the disk appears; malformed values and the keys' removal are
+#            logged and change nothing; then the disk moves to another
+#            blkd, port and ring port while fio writes (blkd a frozen
+#            and killed with requests in flight): the guest follows,
+#            replays, every fio verify clean.
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.
@@ -45,7 +53,7 @@
 #   BUILDDIR  meson build directory of the daemons (default WORKDIR/meson)
 #   --shell   debug: after the stages, keep the machine up with a shell on
 #             the console (interactive; no timeout)
-#   VA_STAGES     stages to run in the Argo boot (default 0,1,2,3,4)
+#   VA_STAGES     stages to run in the Argo boot (default 0,1,2,3,4,xs)
 #   VA_PARTS      stage 3's parts, e.g. config+garbage (default all; see
 #             tests/system/dom0/stage3.sh)
 #   VA_CACHE_DIR  where the Xen source and build and the kernel image are
@@ -70,7 +78,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=${1:-$src/build-xen}
 build=${2:-$work/meson}
 cache=${VA_CACHE_DIR:-/var/cache/virtio-argo}
-stages=${VA_STAGES:-0,1,2,3,4}
+stages=${VA_STAGES:-0,1,2,3,4,xs}
 mkdir -p "$work" "$cache"
 work=$(cd "$work" && pwd)
 
@@ -215,7 +223,8 @@ cp "$ours/virtio_argo_core.ko" "$ours/virtio_argo.ko" "$urd/modules/"
 add_modules "$urd" order virtio virtio_ring virtio_blk crc32c_generic ext4
 # Stage 4: the stock virtio_net.
 add_modules "$urd" order.net virtio_net
-cp "$src/tests/system/domU/init" "$src/tests/system/domU/net.sh" "$urd/"
+cp "$src/tests/system/domU/init" "$src/tests/system/domU/net.sh" \
+	"$src/tests/system/domU/xs.sh" "$urd/"
 chmod +x "$urd/init"
 
 # The dom0 initramfs: stages 0 and 1, and for stage 2 Xen's tools, the
@@ -233,9 +242,11 @@ for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do
 	add_bin "$rd" "$xutils/usr/lib/xen-4.17/bin/$b" "/usr/lib/xen-4.17/bin/$b"
 	ln -sf "/usr/lib/xen-4.17/bin/$b" "$rd/bin/$b"
 done
-for b in read write ls; do
+for b in read write ls list chmod rm; do
 	add_bin "$rd" "$xutils/usr/bin/xenstore-$b"
 done
+# Stage xs: the script that writes a guest's device keys.
+cp "$src/config/virtio-argo-xs-devices" "$rd/bin/"
 # xl's threads dlopen it (pthread_cancel).
 mkdir -p "$rd/lib/x86_64-linux-gnu"
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$rd/lib/x86_64-linux-gnu/"
