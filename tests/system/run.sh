@@ -43,7 +43,8 @@
 #            logged and change nothing; then the disk moves to another
 #            blkd, port and ring port while fio writes (blkd a frozen
 #            and killed with requests in flight): the guest follows,
-#            replays, every fio verify clean.
+#            replays; then to another backend domain (itself, nothing
+#            served there) and back to dom0: every fio verify clean.
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.

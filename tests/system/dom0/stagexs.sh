@@ -12,12 +12,18 @@
 # against blkd a).  Then blkd a is frozen with requests in flight and
 # killed, blkd b serves the same image on PORT_B for the guest's ring
 # port RING_B (--driver-port), and the script points virtio-argo/0 there:
-# the guest moves (a new ring, renegotiation, replay), and its fio
-# rounds verify clean (tests/system/domU/xs.sh).
+# the guest moves (a new ring, renegotiation, replay).  Then a new
+# backend domid and back: the keys name the guest itself (a domain with
+# no device on that port: the ring towards it registers, the device does
+# not answer, I/O waits), then dom0:PORT_B again: a ring towards dom0
+# anew, replay.  The guest's fio rounds verify clean throughout
+# (tests/system/domU/xs.sh).
 # Exit 0 when every step passed; the first failure ends it.
 PORT_A=0x5641b010
 PORT_B=0x5641b020
 RING_B=0x5641b021
+PORT_X=0x5641b030
+RING_X=0x5641b031
 NAME=va-guest
 STAGE=stagexs
 LOGS="/tmp/xs-blkd-*.log /tmp/xl*.log"
@@ -99,9 +105,19 @@ virtio-argo-xs-devices $NAME 0 Domain-0 $PORT_B $RING_B >/tmp/xs-script.log 2>&1
 	die "virtio-argo-xs-devices: $(cat /tmp/xs-script.log)"
 step "blkd a killed with requests in flight; keys now: $(cat /tmp/xs-script.log)"
 guest_logs "backend moves from 0:$PORT_A to 0:$PORT_B (ring $RING_B)"
+guest_logs "now at backend 0:$PORT_B (ring $RING_B)"
+
+# Another partner domain and back (the path of a driver domain created
+# anew): the guest itself, where nothing serves PORT_X.
+virtio-argo-xs-devices $NAME 0 $NAME $PORT_X $RING_X >/tmp/xs-script.log 2>&1 ||
+	die "virtio-argo-xs-devices: $(cat /tmp/xs-script.log)"
+guest_logs "now at backend $id:$PORT_X (ring $RING_X)"
+virtio-argo-xs-devices $NAME 0 Domain-0 $PORT_B $RING_B >/tmp/xs-script.log 2>&1 ||
+	die "virtio-argo-xs-devices: $(cat /tmp/xs-script.log)"
+guest_logs "backend moves from $id:$PORT_X to 0:$PORT_B (ring $RING_B)"
 wait_for 300 'DOMUxs: PASS'
 grep -q "domain $NAME is dom$id" /tmp/xs-blkd-b.log || die "blkd b did not serve $NAME"
-step "the guest moved to blkd b (port $PORT_B, ring $RING_B): fio verified clean, requests replayed"
+step "the guest moved to blkd b (port $PORT_B, ring $RING_B), to dom$id and back: fio verified clean, requests replayed"
 
 # Teardown.
 wait_gone 20

@@ -7,10 +7,11 @@
 #   - virtio-argo.0 appears once the keys do; the stock virtio_blk binds,
 #     its serial is blkd's (va-xs);
 #   - fio rounds with crc32c verify, one after the other, until the
-#     transport's counters show the move (dom0 first writes malformed
+#     transport's counters show three moves (dom0 first writes malformed
 #     values and removes the keys: the rounds go on against the first
-#     blkd), then one more round: no I/O error, every verify clean;
-#   - counters: one move, a renegotiation, requests replayed, nothing
+#     blkd; then blkd b, this domain itself, blkd b again), then one
+#     more round: no I/O error, every verify clean;
+#   - counters: three moves, renegotiations, requests replayed, nothing
 #     dropped, no violation, not broken; rmmod with the watch in place.
 say "insmod virtio_argo devices=xenstore"
 insmod /modules/virtio_argo.ko devices=xenstore ||
@@ -59,17 +60,17 @@ fio_round() {
 	grep -q 'err= 0' /tmp/fio.out || { cat /tmp/fio.out; die "fio round $1: errors"; }
 }
 n=0
-while [ "$(counter moves)" = 0 ]; do
+while [ "$(counter moves)" -lt 3 ]; do
 	n=$((n + 1))
-	[ $n -le 200 ] || die "no move after 200 fio rounds"
+	[ $n -le 200 ] || die "not three moves after 200 fio rounds"
 	fio_round $n
 done
-say "moved during fio round $n (verified clean)"
+say "moved three times by fio round $n (verified clean)"
 n=$((n + 1))
 fio_round $n
 say "fio round $n verified clean after the move"
 say "virtio-argo.0: $(tr '\n' ' ' <$st)"
-[ "$(counter moves)" = 1 ] || die "moves is not 1"
+[ "$(counter moves)" = 3 ] || die "moves is not 3"
 [ "$(counter renegotiations)" -ge 1 ] || die "no renegotiation after the move"
 [ "$(counter replayed)" -ge 1 ] || die "no request replayed after the move"
 check_stats 0
