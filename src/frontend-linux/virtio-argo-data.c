@@ -458,25 +458,64 @@ static void vargo_poll_pause(void)
 	udelay(VARGO_POLL_DELAY_US);
 }
 
+/* One polled notify: the device's address, taken while the link was up. */
+struct vargo_polled {
+	struct vargo_kring *ring;
+	u16 domid;
+	u32 port;
+	ktime_t deadline;
+};
+
+/*
+ * Take the device's address for a polled notify (and count it in
+ * polled_users, vargo_polled_put()); false, taking nothing, while the link
+ * is down or the device failing: then its chains fail at once.
+ */
+static bool vargo_polled_get(struct vargo_dev *vd, struct vargo_polled *p)
+{
+	unsigned long flags;
+	bool up;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	up = vd->link_up && !vd->failing && vd->ring;
+	if (up) {
+		p->ring = vd->ring;
+		p->domid = vd->domid;
+		p->port = vd->port;
+		vd->polled_users++;
+	}
+	spin_unlock_irqrestore(&vd->lock, flags);
+	return up;
+}
+
+static void vargo_polled_put(struct vargo_dev *vd)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (!--vd->polled_users)
+		wake_up_all(&vd->polled_wq);
+	spin_unlock_irqrestore(&vd->lock, flags);
+}
+
 /*
  * Send r (in flight, pinned by the caller) without sleeping: a full device
- * ring is retried until deadline.  0 or a negative errno.
+ * ring is retried until the deadline.  0 or a negative errno.
  */
-static int vargo_send_polled(struct vargo_dev *vd, struct vargo_req *r,
-			     ktime_t deadline)
+static int vargo_send_polled(const struct vargo_polled *p, struct vargo_req *r)
 {
 	struct kvec iov = { .iov_base = r->msg, .iov_len = r->msg_len };
 	int ret;
 
 	for (;;) {
-		ret = vargo_argo_sendv_nowait(vd->ring, vd->domid, vd->port,
+		ret = vargo_argo_sendv_nowait(p->ring, p->domid, p->port,
 					      &iov, 1, VA_ARGO_MSG_TYPE);
 		if (ret != -EAGAIN)
 			return ret < 0 ? ret : 0;
-		if (ktime_after(ktime_get(), deadline))
+		if (ktime_after(ktime_get(), p->deadline))
 			return -ETIMEDOUT;
 		/* Our own ring may be what the device waits on to send. */
-		vargo_argo_ring_poll(vd->ring);
+		vargo_argo_ring_poll(p->ring);
 		vargo_poll_pause();
 	}
 }
@@ -488,12 +527,12 @@ static int vargo_send_polled(struct vargo_dev *vd, struct vargo_req *r,
  */
 static bool vargo_submit_polled(struct vargo_dev *vd, struct vargo_vq *q,
 				const struct vargo_walk_limits *lim,
-				ktime_t deadline, u16 *ret_head, bool *stop)
+				const struct vargo_polled *p, u16 *ret_head,
+				bool *stop)
 {
 	struct vargo_chain c;
 	struct vargo_req *r;
 	unsigned long flags;
-	bool up;
 	u16 head;
 	int err;
 
@@ -504,12 +543,7 @@ static bool vargo_submit_polled(struct vargo_dev *vd, struct vargo_vq *q,
 		return false;
 	}
 	q->last_avail++;
-	r = NULL;
-	spin_lock_irqsave(&vd->lock, flags);
-	up = vd->link_up && !vd->failing;
-	spin_unlock_irqrestore(&vd->lock, flags);
-	if (up)
-		r = vargo_build_request(vd, q, &c, GFP_ATOMIC);
+	r = p ? vargo_build_request(vd, q, &c, GFP_ATOMIC) : NULL;
 	spin_lock_irqsave(&vd->lock, flags);
 	/*
 	 * The driver cannot wait for a replay (it spins until this chain is
@@ -530,7 +564,7 @@ static bool vargo_submit_polled(struct vargo_dev *vd, struct vargo_vq *q,
 	r->refs++;	/* pinned while its message is sent */
 	spin_unlock_irqrestore(&vd->lock, flags);
 
-	err = vargo_send_polled(vd, r, deadline);
+	err = vargo_send_polled(p, r);
 	spin_lock_irqsave(&vd->lock, flags);
 	vargo_req_put(vd, r);
 	if (err && q->inflight[head] == r) {
@@ -553,15 +587,16 @@ static bool vargo_submit_polled(struct vargo_dev *vd, struct vargo_vq *q,
  * drops what it held; an answer that comes anyway is stale).
  */
 static void vargo_wait_polled(struct vargo_dev *vd, struct vargo_vq *q,
-			      const u16 *heads, unsigned int n, ktime_t deadline)
+			      const u16 *heads, unsigned int n,
+			      const struct vargo_polled *p)
 {
 	unsigned int i, left = n, failed = 0;
 	unsigned long flags;
 	bool late = false;
 
 	while (left) {
-		vargo_argo_ring_poll(vd->ring);
-		late = ktime_after(ktime_get(), deadline);
+		vargo_argo_ring_poll(p->ring);
+		late = ktime_after(ktime_get(), p->deadline);
 		spin_lock_irqsave(&vd->lock, flags);
 		for (i = 0, left = 0; i < n; i++) {
 			struct vargo_req *r = q->inflight[heads[i]];
@@ -602,24 +637,29 @@ static void vargo_wait_polled(struct vargo_dev *vd, struct vargo_vq *q,
  */
 static void vargo_kick_polled(struct vargo_dev *vd, struct vargo_vq *q)
 {
-	ktime_t deadline = ktime_add_ms(ktime_get(), VARGO_POLL_TIMEOUT_MS);
 	u16 heads[VARGO_POLL_BATCH];
 	struct vargo_walk_limits lim;
+	struct vargo_polled p;
+	bool up, stop = false;
 	unsigned int nh;
-	bool stop = false;
 	u16 n, i;
 
 	vargo_walk_limits(vd, q, &lim);
 	if (!vargo_pending(vd, q, &n))
 		return;
+	up = vargo_polled_get(vd, &p);
+	p.deadline = ktime_add_ms(ktime_get(), VARGO_POLL_TIMEOUT_MS);
 	while (n && !stop) {
 		for (i = 0, nh = 0; i < n && nh < VARGO_POLL_BATCH && !stop; i++)
-			if (vargo_submit_polled(vd, q, &lim, deadline, &heads[nh],
-						&stop))
+			if (vargo_submit_polled(vd, q, &lim, up ? &p : NULL,
+						&heads[nh], &stop))
 				nh++;
 		n -= i;
-		vargo_wait_polled(vd, q, heads, nh, deadline);
+		if (nh)
+			vargo_wait_polled(vd, q, heads, nh, &p);
 	}
+	if (up)
+		vargo_polled_put(vd);
 }
 
 /* virtqueue notify: may run in atomic context; never sleeps. */

@@ -8,14 +8,15 @@
 static char *devices;
 module_param(devices, charp, 0444);
 MODULE_PARM_DESC(devices,
-		 "Remote devices: <backend-domid>:<port>[:<local-port>][,...]");
+		 "Remote devices: <backend-domid>:<port>[:<local-port>][,...], or xenstore");
 
 unsigned int vargo_ring_len = VA_RING_LEN_DEFAULT;
 module_param_named(ring_len, vargo_ring_len, uint, 0444);
 MODULE_PARM_DESC(ring_len, "Data bytes of each device's Argo ring");
 
+/* By index (devices= order, or XenStore's <n>); NULL: no such device. */
 static struct vargo_dev *vargo_devs[VARGO_MAX_DEVICES];
-static unsigned int vargo_ndevs;
+static bool vargo_xs;
 
 /* ------------------------------------------------------------------ */
 /* DMA ops of the parent device                                        */
@@ -120,7 +121,10 @@ static void vargo_probe_work(struct work_struct *work)
 
 	if (vd->registered || vd->dev_initialized)
 		return;
-	err = vargo_device_info(vd, &vd->info);
+	/* Not active yet: reneg_work cannot run, so we may move the ring. */
+	err = vargo_follow(vd);
+	if (!err)
+		err = vargo_device_info(vd, &vd->info);
 	if (err) {
 		if (vd->backoff == VARGO_PROBE_BACKOFF_MIN)
 			dev_info(&vd->pdev->dev,
@@ -149,6 +153,9 @@ static void vargo_probe_work(struct work_struct *work)
 	if (!vd->stopping)
 		queue_delayed_work(system_long_wq, &vd->watch_work,
 				   VARGO_HOLD_MAX / 4);
+	/* Told to move while this probe went on: reneg_work moves now. */
+	if (vd->moving)
+		vargo_schedule_reneg(vd, 0);
 	spin_unlock_irqrestore(&vd->lock, flags);
 
 	dev_info(&vd->pdev->dev,
@@ -181,11 +188,11 @@ static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
 	broken = vd->broken;
 	spin_unlock_irqrestore(&vd->lock, flags);
 	return sysfs_emit(buf,
-			  "requests %llu\nresponses %llu\nreplayed %llu\nrenegotiations %llu\ndropped %llu\nstale %llu\nviolations %llu\nrecoveries %llu\nfailed %llu\npolled %llu\npoll_timeouts %llu\nbroken %d\n",
+			  "requests %llu\nresponses %llu\nreplayed %llu\nrenegotiations %llu\ndropped %llu\nstale %llu\nviolations %llu\nrecoveries %llu\nfailed %llu\npolled %llu\npoll_timeouts %llu\nmoves %llu\nbroken %d\n",
 			  st.requests, st.responses, st.replayed,
 			  st.renegotiations, st.dropped, st.stale,
 			  st.violations, st.recoveries, st.failed, st.polled,
-			  st.poll_timeouts, broken);
+			  st.poll_timeouts, st.moves, broken);
 }
 static DEVICE_ATTR_RO(stats);
 
@@ -235,8 +242,13 @@ void vargo_dev_destroy(struct vargo_dev *vd)
 		kfree(vd);
 }
 
-static int vargo_dev_create(unsigned int idx, u16 domid, u32 port,
-			    u32 local_port, struct vargo_dev **ret)
+/*
+ * A device at address a.  ring_now: its ring is registered here (devices=:
+ * an error fails the load); else the first probe registers it and retries
+ * while that fails (XenStore: the backend's domain may not exist yet).
+ */
+static int vargo_dev_create(unsigned int idx, const struct vargo_addr *a,
+			    bool ring_now, struct vargo_dev **ret)
 {
 	struct vargo_dev *vd;
 	int err;
@@ -245,9 +257,11 @@ static int vargo_dev_create(unsigned int idx, u16 domid, u32 port,
 	if (!vd)
 		return -ENOMEM;
 	vd->idx = idx;
-	vd->domid = domid;
-	vd->port = port;
-	vd->local_port = local_port;
+	vd->domid = a->domid;
+	vd->port = a->port;
+	vd->local_port = a->local_port;
+	vd->want = *a;
+	vd->moving = !ring_now;
 	do {
 		vd->session = get_random_u32();
 	} while (!vd->session);
@@ -255,6 +269,7 @@ static int vargo_dev_create(unsigned int idx, u16 domid, u32 port,
 	mutex_init(&vd->ctrl_lock);
 	init_completion(&vd->ctrl_done);
 	spin_lock_init(&vd->lock);
+	init_waitqueue_head(&vd->polled_wq);
 	spin_lock_init(&vd->cb_lock);
 	INIT_LIST_HEAD(&vd->inflight);
 	INIT_LIST_HEAD(&vd->dead);
@@ -287,13 +302,16 @@ static int vargo_dev_create(unsigned int idx, u16 domid, u32 port,
 	if (err)
 		goto err_pdev;
 
-	vd->ring = vargo_argo_ring_register_msg(local_port, domid, vargo_ring_len,
-						vargo_rx, vargo_rx_drained, vd);
-	if (IS_ERR(vd->ring)) {
-		err = PTR_ERR(vd->ring);
-		dev_err(&vd->pdev->dev, "ring %#x (partner %u): %d\n",
-			local_port, domid, err);
-		goto err_attr;
+	if (ring_now) {
+		vd->ring = vargo_argo_ring_register_msg(a->local_port, a->domid,
+							vargo_ring_len, vargo_rx,
+							vargo_rx_drained, vd);
+		if (IS_ERR(vd->ring)) {
+			err = PTR_ERR(vd->ring);
+			dev_err(&vd->pdev->dev, "ring %#x (partner %u): %d\n",
+				a->local_port, a->domid, err);
+			goto err_attr;
+		}
 	}
 
 	vd->vdev.dev.parent = &vd->pdev->dev;
@@ -314,12 +332,33 @@ err_free:
 	return err;
 }
 
+/* An address a device may have: a domain's id, a local port not 0. */
+int vargo_addr_check(const struct vargo_addr *a)
+{
+	if (a->domid >= 0x7ff0 ||	/* DOMID_FIRST_RESERVED */
+	    !a->local_port)
+		return -EINVAL;
+	return 0;
+}
+
+/* Device idx at a (XenStore: a ring registered by its probe). */
+int vargo_dev_add(unsigned int idx, const struct vargo_addr *a, bool ring_now)
+{
+	if (idx >= VARGO_MAX_DEVICES || vargo_devs[idx])
+		return -EEXIST;
+	return vargo_dev_create(idx, a, ring_now, &vargo_devs[idx]);
+}
+
+struct vargo_dev *vargo_dev_get(unsigned int idx)
+{
+	return idx < VARGO_MAX_DEVICES ? vargo_devs[idx] : NULL;
+}
+
 /*
  * Parse "<domid>:<port>[:<local-port>]" (ports in any base kstrtou32
  * accepts; the local port defaults to the device's, and may not be 0).
  */
-static int vargo_parse_one(char *s, u16 *ret_domid, u32 *ret_port,
-			   u32 *ret_local)
+static int vargo_parse_one(char *s, struct vargo_addr *a)
 {
 	char *port = strchr(s, ':'), *local;
 	int err;
@@ -330,64 +369,70 @@ static int vargo_parse_one(char *s, u16 *ret_domid, u32 *ret_port,
 	local = strchr(port, ':');
 	if (local)
 		*local++ = '\0';
-	err = kstrtou16(strim(s), 0, ret_domid);
+	err = kstrtou16(strim(s), 0, &a->domid);
 	if (!err)
-		err = kstrtou32(strim(port), 0, ret_port);
+		err = kstrtou32(strim(port), 0, &a->port);
 	if (!err)
-		*ret_local = *ret_port;
+		a->local_port = a->port;
 	if (!err && local)
-		err = kstrtou32(strim(local), 0, ret_local);
-	if (!err && (*ret_domid >= 0x7ff0 ||	/* DOMID_FIRST_RESERVED */
-		     !*ret_local))
-		err = -EINVAL;
-	return err;
+		err = kstrtou32(strim(local), 0, &a->local_port);
+	return err ? err : vargo_addr_check(a);
 }
 
 static void vargo_destroy_all(void)
 {
-	while (vargo_ndevs)
-		vargo_dev_destroy(vargo_devs[--vargo_ndevs]);
+	unsigned int i = VARGO_MAX_DEVICES;
+
+	while (i--) {
+		if (vargo_devs[i])
+			vargo_dev_destroy(vargo_devs[i]);
+		vargo_devs[i] = NULL;
+	}
 }
 
 static int __init vargo_init(void)
 {
+	unsigned int n = 0;
 	char *list, *p, *item;
 	int err = 0;
 
 	if (!devices || !*devices) {
-		pr_info("no devices configured (virtio_argo.devices=<domid>:<port>,...)\n");
+		pr_info("no devices configured (virtio_argo.devices=<domid>:<port>,... or xenstore)\n");
 		return 0;
 	}
 	if (!va_ring_len_ok(vargo_ring_len)) {
 		pr_err("ring_len %u out of range\n", vargo_ring_len);
 		return -EINVAL;
 	}
+	if (!strcmp(devices, "xenstore")) {
+		err = vargo_xs_init();
+		vargo_xs = !err;
+		return err;
+	}
 	list = kstrdup(devices, GFP_KERNEL);
 	if (!list)
 		return -ENOMEM;
 	p = list;
 	while ((item = strsep(&p, ",")) != NULL) {
-		u16 domid;
-		u32 port, local;
+		struct vargo_addr a;
 
 		if (!*item)
 			continue;
-		if (vargo_ndevs >= VARGO_MAX_DEVICES) {
+		if (n >= VARGO_MAX_DEVICES) {
 			pr_err("more than %d devices\n", VARGO_MAX_DEVICES);
 			err = -E2BIG;
 			break;
 		}
-		err = vargo_parse_one(item, &domid, &port, &local);
+		err = vargo_parse_one(item, &a);
 		if (err) {
 			pr_err("devices=%s: entry %u is not <domid>:<port>[:<local-port>]\n",
-			       devices, vargo_ndevs + 1);
+			       devices, n + 1);
 			break;
 		}
-		err = vargo_dev_create(vargo_ndevs, domid, port, local,
-				       &vargo_devs[vargo_ndevs]);
+		err = vargo_dev_add(n, &a, true);
 		if (err)
 			break;
-		vargo_ndevs++;
+		n++;
 	}
 	kfree(list);
 	if (err)
@@ -397,6 +442,9 @@ static int __init vargo_init(void)
 
 static void __exit vargo_exit(void)
 {
+	/* No watch event, hence no new device or move, after this. */
+	if (vargo_xs)
+		vargo_xs_exit();
 	vargo_destroy_all();
 }
 

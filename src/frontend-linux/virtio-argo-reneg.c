@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * virtio_argo: Renegotiation after a backend restart, replay of what is in flight,
- * and the watch on a device that stopped answering.
+ * moving to another backend address, and the watch on a device that
+ * stopped answering.
  */
 #include "virtio-argo.h"
 
@@ -121,6 +122,124 @@ static int vargo_replay(struct vargo_dev *vd, u64 *kicked)
 	return err < 0 ? err : 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Moving to another backend address                                   */
+/* ------------------------------------------------------------------ */
+
+static bool vargo_addr_eq(const struct vargo_addr *a, const struct vargo_addr *b)
+{
+	return a->domid == b->domid && a->port == b->port &&
+	       a->local_port == b->local_port;
+}
+
+/*
+ * Go where vd->want says, if a move is pending: a new ring when the
+ * partner or our port differ (registered before the old one goes, so a
+ * failure, e.g. -ESRCH while the new domain does not exist yet, leaves
+ * the device as it was and is retried by the caller), then the new
+ * address.  Only from reneg_work under op_lock, or from probe_work while
+ * the device is not active: no sender runs meanwhile (see virtio-argo.h).
+ */
+int vargo_follow(struct vargo_dev *vd)
+{
+	struct vargo_kring *ring = NULL, *old = NULL;
+	struct vargo_addr to, from;
+	unsigned long flags;
+	bool moved;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (!vd->moving) {
+		spin_unlock_irqrestore(&vd->lock, flags);
+		return 0;
+	}
+	to = vd->want;
+	from.domid = vd->domid;
+	from.port = vd->port;
+	from.local_port = vd->local_port;
+	spin_unlock_irqrestore(&vd->lock, flags);
+	/* A first address (probe_work, no ring yet) is no move. */
+	moved = vd->ring && !vargo_addr_eq(&to, &from);
+
+	if (!vd->ring || to.domid != from.domid ||
+	    to.local_port != from.local_port) {
+		ring = vargo_argo_ring_register_msg(to.local_port, to.domid,
+						    vargo_ring_len, vargo_rx,
+						    vargo_rx_drained, vd);
+		if (IS_ERR(ring)) {
+			dev_info_ratelimited(&vd->pdev->dev,
+					     "ring %#x towards domain %u: %d, retrying\n",
+					     to.local_port, to.domid,
+					     (int)PTR_ERR(ring));
+			/* -ENODEV means "refused" to reneg_work: not this. */
+			return PTR_ERR(ring) == -ENODEV ? -ENXIO : PTR_ERR(ring);
+		}
+	}
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (ring) {
+		old = vd->ring;
+		vd->ring = ring;
+	}
+	if (moved)
+		vd->stats.moves++;
+	vd->domid = to.domid;
+	vd->port = to.port;
+	vd->local_port = to.local_port;
+	/* Moved again meanwhile: the next round follows. */
+	if (vargo_addr_eq(&vd->want, &to))
+		vd->moving = false;
+	spin_unlock_irqrestore(&vd->lock, flags);
+
+	/*
+	 * A polled notify that took the old address before the link went
+	 * down may still be polling the old ring (for at most
+	 * VARGO_POLL_TIMEOUT_MS); later ones find the link down.
+	 */
+	wait_event(vd->polled_wq, !READ_ONCE(vd->polled_users));
+	/* No callback of the old ring runs after this. */
+	vargo_argo_ring_unregister(old);
+	if (moved)
+		dev_info(&vd->pdev->dev, "now at backend %u:%#x (ring %#x)\n",
+			 to.domid, to.port, to.local_port);
+	return 0;
+}
+
+/*
+ * The configuration names a new address (virtio-argo-xs.c): remember it
+ * and, unless the device already is or goes there, move at once: an
+ * active device by renegotiation, one still probing by its next probe.
+ * Returns whether anything changed.  Process context, not under vd->lock.
+ */
+bool vargo_move(struct vargo_dev *vd, const struct vargo_addr *to)
+{
+	struct vargo_addr cur;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vd->lock, flags);
+	if (vd->moving) {
+		cur = vd->want;
+	} else {
+		cur.domid = vd->domid;
+		cur.port = vd->port;
+		cur.local_port = vd->local_port;
+	}
+	if (vargo_addr_eq(&cur, to) || vd->stopping) {
+		spin_unlock_irqrestore(&vd->lock, flags);
+		return false;
+	}
+	vd->want = *to;
+	vd->moving = true;
+	vd->backoff = VARGO_PROBE_BACKOFF_MIN;
+	if (vd->active)
+		vargo_schedule_reneg(vd, 0);
+	else
+		mod_delayed_work(system_long_wq, &vd->probe_work, 0);
+	spin_unlock_irqrestore(&vd->lock, flags);
+	dev_info(&vd->pdev->dev, "backend moves from %u:%#x to %u:%#x (ring %#x)\n",
+		 cur.domid, cur.port, to->domid, to->port, to->local_port);
+	return true;
+}
+
 /*
  * Renegotiate and replay; on failure retry with back-off.  A device that
  * has not been reachable for VARGO_HOLD_MAX makes the transport fail what is
@@ -144,7 +263,9 @@ void vargo_reneg_work(struct work_struct *work)
 	spin_unlock_irqrestore(&vd->lock, flags);
 
 	mutex_lock(&vd->op_lock);
-	err = vargo_renegotiate(vd);
+	err = vargo_follow(vd);
+	if (!err)
+		err = vargo_renegotiate(vd);
 	if (!err)
 		err = vargo_replay(vd, &kicked);
 	mutex_unlock(&vd->op_lock);

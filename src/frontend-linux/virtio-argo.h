@@ -7,7 +7,10 @@
  * Model (like virtio_mmio, but every register access is a message):
  *
  *  - One virtio device per entry of the "devices" parameter
- *    (virtio_argo.devices=<backend-domid>:<port>[:<local-port>][,...]).
+ *    (virtio_argo.devices=<backend-domid>:<port>[:<local-port>][,...]),
+ *    or per directory virtio-argo/<n> in this domain's XenStore subtree
+ *    (devices=xenstore, virtio-argo-xs.c), whose values may change: the
+ *    device then moves (vargo_move(), vargo_follow()).
  *    For each, an Argo ring (self, local port, partner = backend domid) is
  *    registered through the argo core (the local port is the device's port
  *    unless given: a domain serving itself needs two), DEVICE_INFO tells
@@ -41,6 +44,19 @@
  *    session) schedules reneg_work: DEVICE_INFO, reset, the same status
  *    bits, features and queue sizes, then every in-flight request is sent
  *    again with the same id.  The virtio driver does not notice.
+ *  - A move (XenStore named another backend domid, port or local port)
+ *    is a restart with a new address: reneg_work first registers a ring
+ *    towards the new backend if the partner or local port differ, swaps
+ *    it in and unregisters the old one (vargo_follow), then renegotiates
+ *    and replays as above.  vd->ring, domid, port and local_port change
+ *    only there (or in probe_work before the device is active), where no
+ *    sender runs: kick_work shares the ordered workqueue, config ops and
+ *    renegotiation hold op_lock.  They change under vd->lock, so readers
+ *    holding it see one address.  A polled notify (which runs outside
+ *    both) takes the address under vd->lock only while the link is up,
+ *    and counts itself in polled_users until it is done with it; the
+ *    link is down during a move, and vargo_follow() waits for that count
+ *    to reach 0 before the old ring goes.
  *  - Replies that fail validation are dropped and counted; after
  *    VARGO_MAX_VIOLATIONS the device is marked broken (virtio_break_device).
  *
@@ -126,6 +142,13 @@
 
 struct vargo_dev;
 
+/* Where a device is: the backend's domid and port, our ring's port. */
+struct vargo_addr {
+	u16 domid;
+	u32 port;
+	u32 local_port;
+};
+
 /* One request in flight: the message as sent (kept for replay) and the
  * chain's segments (the device-writable ones receive the reply).
  */
@@ -170,6 +193,7 @@ struct vargo_stats {
 	u64 failed;			/* chains completed with an error */
 	u64 polled;			/* requests answered inside notify */
 	u64 poll_timeouts;		/* ... or failed there, unanswered */
+	u64 moves;			/* new addresses followed (XenStore) */
 };
 
 struct vargo_dev {
@@ -179,7 +203,11 @@ struct vargo_dev {
 	u16 domid;
 	u32 port;			/* the device's (destination, source check) */
 	u32 local_port;			/* our ring's (source of our messages) */
-	struct vargo_kring *ring;
+	struct vargo_kring *ring;	/* NULL until the first vargo_follow() */
+	struct vargo_addr want;		/* under lock: where to move */
+	bool moving;			/* under lock: want is not reached yet */
+	unsigned int polled_users;	/* under lock: polled notifies running */
+	wait_queue_head_t polled_wq;	/* woken when polled_users drops to 0 */
 
 	u32 session;			/* ours, fixed for the device's life */
 	u32 dev_session;		/* the device's, from DEVICE_INFO */
@@ -263,6 +291,13 @@ extern unsigned int vargo_ring_len;
 /* virtio-argo-main.c */
 void *vargo_xlate(void *ctx, u64 addr, u32 len);
 void vargo_dev_destroy(struct vargo_dev *vd);
+int vargo_addr_check(const struct vargo_addr *a);
+int vargo_dev_add(unsigned int idx, const struct vargo_addr *a, bool ring_now);
+struct vargo_dev *vargo_dev_get(unsigned int idx);
+
+/* virtio-argo-xs.c */
+int vargo_xs_init(void);
+void vargo_xs_exit(void);
 
 /* virtio-argo-ctrl.c */
 void vargo_fill_hdr(struct vargo_dev *vd, struct va_hdr *h, u8 msg_id,
@@ -315,5 +350,7 @@ extern const struct virtio_config_ops vargo_config_ops;
 /* virtio-argo-reneg.c */
 void vargo_reneg_work(struct work_struct *work);
 void vargo_watch_work(struct work_struct *work);
+int vargo_follow(struct vargo_dev *vd);
+bool vargo_move(struct vargo_dev *vd, const struct vargo_addr *to);
 
 #endif /* VARGO_VIRTIO_ARGO_H */

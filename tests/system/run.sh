@@ -45,6 +45,15 @@
 #            checks their output; 16 MiB each way through the named port
 #            /dev/virtio-ports/data, sha256 equal; consoled's SIGTERM exit
 #            0 and its --log.
+#   stage xs  XenStore discovery: dom0 serves an `xl create`d domU whose
+#            transport loads with virtio_argo.devices=xenstore before any
+#            key exists; config/virtio-argo-xs-devices writes them and
+#            the disk appears; malformed values and the keys' removal are
+#            logged and change nothing; then the disk moves to another
+#            blkd, port and ring port while fio writes (blkd a frozen
+#            and killed with requests in flight): the guest follows,
+#            replays; then to another backend domain (itself, nothing
+#            served there) and back to dom0: every fio verify clean.
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.
@@ -54,7 +63,7 @@
 #   BUILDDIR  meson build directory of the daemons (default WORKDIR/meson)
 #   --shell   debug: after the stages, keep the machine up with a shell on
 #             the console (interactive; no timeout)
-#   VA_STAGES     stages to run in the Argo boot (default 0,1,2,3,4,5)
+#   VA_STAGES     stages to run in the Argo boot (default 0,1,2,3,4,5,xs)
 #   VA_PARTS      stage 3's parts, e.g. config+garbage (default all; see
 #             tests/system/dom0/stage3.sh)
 #   VA_CACHE_DIR  where the Xen source and build and the kernel image are
@@ -79,7 +88,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=${1:-$src/build-xen}
 build=${2:-$work/meson}
 cache=${VA_CACHE_DIR:-/var/cache/virtio-argo}
-stages=${VA_STAGES:-0,1,2,3,4,5}
+stages=${VA_STAGES:-0,1,2,3,4,5,xs}
 mkdir -p "$work" "$cache"
 work=$(cd "$work" && pwd)
 
@@ -224,7 +233,8 @@ cp "$ours/virtio_argo_core.ko" "$ours/virtio_argo.ko" "$urd/modules/"
 add_modules "$urd" order virtio virtio_ring virtio_blk crc32c_generic ext4
 # Stage 4: the stock virtio_net.
 add_modules "$urd" order.net virtio_net
-cp "$src/tests/system/domU/init" "$src/tests/system/domU/net.sh" "$urd/"
+cp "$src/tests/system/domU/init" "$src/tests/system/domU/net.sh" \
+	"$src/tests/system/domU/xs.sh" "$urd/"
 chmod +x "$urd/init"
 # Stage 5's guest: the stock virtio_console and its script.
 add_modules "$urd" order.console virtio_console
@@ -245,9 +255,11 @@ for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do
 	add_bin "$rd" "$xutils/usr/lib/xen-4.17/bin/$b" "/usr/lib/xen-4.17/bin/$b"
 	ln -sf "/usr/lib/xen-4.17/bin/$b" "$rd/bin/$b"
 done
-for b in read write ls; do
+for b in read write ls list chmod rm; do
 	add_bin "$rd" "$xutils/usr/bin/xenstore-$b"
 done
+# Stage xs: the script that writes a guest's device keys.
+cp "$src/config/virtio-argo-xs-devices" "$rd/bin/"
 # xl's threads dlopen it (pthread_cancel).
 mkdir -p "$rd/lib/x86_64-linux-gnu"
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$rd/lib/x86_64-linux-gnu/"

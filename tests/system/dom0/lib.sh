@@ -52,6 +52,20 @@ start_bg() {
 	sleep 0.2
 	kill -0 $pid 2>/dev/null || die "$n did not start"
 }
+# kill_hard PID...: end daemons whatever their state (frozen ones too).
+kill_hard() {
+	for p in "$@"; do
+		kill -CONT "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+	done
+}
+# stop_clean NAME PID: SIGTERM, and the daemon must exit with 0.
+stop_clean() {
+	kill -TERM "$2"
+	wait "$2"
+	rc=$?
+	[ $rc = 0 ] || die "$1 exited with $rc after SIGTERM"
+}
 # domid_of NAME
 domid_of() {
 	xl domid "$1" 2>/dev/null

@@ -25,10 +25,7 @@ STAGE=stage2
 LOGS="/tmp/blkd-a*.log /tmp/blkd-b.log /tmp/xl*.log"
 . /lib.sh
 stage_cleanup() {
-	for p in ${blkd_a:-} ${blkd_b:-}; do
-		kill -CONT $p 2>/dev/null
-		kill -KILL $p 2>/dev/null
-	done
+	kill_hard ${blkd_a:-} ${blkd_b:-}
 	umount /tmp/ffs 2>/dev/null
 }
 
@@ -128,10 +125,7 @@ step "blkd a held the new domain's DEVICE_INFO until the dropped write had ended
 # Teardown.
 wait_gone 20
 for p in $blkd_a $blkd_b; do
-	kill -TERM $p
-	wait $p
-	rc=$?
-	[ $rc = 0 ] || die "blkd $p exited with $rc after SIGTERM"
+	stop_clean "blkd $p" $p
 done
 # io_uring lets go of the image shortly after blkd has exited.
 i=0

@@ -136,10 +136,7 @@ wait_for 120 'DOMUnet: PASS'
 step "counters clean, virtio_net unbound cleanly"
 
 wait_gone 30
-kill -TERM $netd
-wait $netd
-rc=$?
-[ $rc = 0 ] || die "netd exited with $rc after SIGTERM"
+stop_clean netd $netd
 grep 'net: total' /tmp/netd3.log
 grep -i 'error\|warning\|protocol violation' /tmp/netd*.log &&
 	die "netd logged trouble"
