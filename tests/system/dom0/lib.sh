@@ -33,8 +33,18 @@ show_console() {
 # returns ignored: a tty's output has them); a FAILED marker from the domU
 # ends the wait at once.
 wait_for() {
+	wait_grep -E "$@"
+}
+# wait_text SECONDS TEXT [FILE]: the same for a line holding TEXT as it is.
+wait_text() {
+	wait_grep -F "$@"
+}
+# wait_grep -E|-F SECONDS PATTERN [FILE]
+wait_grep() {
+	mode=$1
+	shift
 	i=0
-	while ! tr -d '\r' <"${3:-$CONSOLE}" 2>/dev/null | grep -q -E "$2"; do
+	while ! tr -d '\r' <"${3:-$CONSOLE}" 2>/dev/null | grep -q $mode -e "$2"; do
 		grep -q 'DOMU[0-9a-z]*: FAILED' "$CONSOLE" 2>/dev/null &&
 			die "the domU failed"
 		i=$((i + 1))

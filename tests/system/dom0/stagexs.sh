@@ -39,10 +39,10 @@ start_blkd() {
 		--domain $NAME --port $port --image /tmp/xs.img --serial va-xs \
 		--log-level info "$@"
 }
-# guest_logs PATTERN: the guest's kernel printed it (its console).
+# guest_logs TEXT: the guest's kernel printed it (its console).
 guest_logs() {
-	wait_for 30 "$1"
-	step "guest: $(grep -m 1 "$1" "$CONSOLE" | tr -d '\r')"
+	wait_text 30 "$1"
+	step "guest: $(grep -F -m 1 -e "$1" "$CONSOLE" | tr -d '\r')"
 }
 toolstack_up
 [ -d /sys/module/virtio_argo_core ] || insmod /modules/virtio_argo_core.ko ||
