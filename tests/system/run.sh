@@ -65,8 +65,8 @@
 #   XEN=path  use this Xen binary (xen/xen, Argo built in) instead of building
 #   XEN_FLASK=path  the same for stage 7 (Argo and XSM/FLASK built in)
 # Needs (scripts/deps.sh system installs them): qemu-system-x86,
-# busybox-static, checkpolicy and m4 (stage 7), linux-headers-6.1.0-N-amd64, gcc, dpkg-dev, e2fsprogs,
-# kmod, fio, libxen-dev (the libraries of Xen's tools, which are
+# busybox-static, linux-headers-6.1.0-N-amd64, gcc, dpkg-dev, e2fsprogs,
+# kmod, fio, checkpolicy and m4 (stage 7), libxen-dev (the libraries of Xen's tools, which are
 # downloaded and unpacked).  A deb-src entry for `apt-get source xen` is
 # derived from the machine's own apt source when there is none.
 # Exit: 0 all PASS, 1 a failure (the serial log's tail is printed; the logs
@@ -171,7 +171,10 @@ if [ $flask = 1 ] && [ -z "${XEN_FLASK:-}" ]; then
 		for o in ARGO XSM XSM_FLASK XSM_FLASK_DEFAULT; do
 			grep -q "^CONFIG_$o=y" "$fdir.tmp/src/xen/.config"
 		done
-		! grep -q '^CONFIG_XSM_FLASK_POLICY=y' "$fdir.tmp/src/xen/.config"
+		if grep -q '^CONFIG_XSM_FLASK_POLICY=y' "$fdir.tmp/src/xen/.config"; then
+			echo "run.sh: the FLASK build would have a built-in policy" >&2
+			exit 1
+		fi
 		nice -n 10 make -C "$fdir.tmp/src/xen" -j"$(nproc)" >/dev/null
 		mv "$fdir.tmp" "$fdir"
 	fi
