@@ -14,7 +14,8 @@ test_pkgs=(fuse3 fio e2fsprogs util-linux iproute2 iputils-ping ethtool python3 
 	gcc-12-multilib)
 system_pkgs=(qemu-system-x86 busybox-static bison flex bc cpio kmod libelf-dev
 	build-essential python3 dpkg-dev linux-headers-amd64 linux-source-6.1
-	e2fsprogs fio libxen-dev gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf)
+	e2fsprogs fio libxen-dev gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
+	checkpolicy m4)
 
 want=()
 for set in "${@:-build}"; do

@@ -15,7 +15,9 @@
 #      dom0; stage 3, the transport against a hostile peer in dom0;
 #      stage 4, an xl-created domU's stock virtio_net served by
 #      virtio-argo-netd in dom0; stage 5, its stock virtio_console (one
-#      vCPU) served by virtio-argo-consoled in dom0
+#      vCPU) served by virtio-argo-consoled in dom0; stage xs, a guest
+#      that finds its disk in XenStore and follows it; stage 7, a boot of
+#      Xen with FLASK enforcing config/flask's policy
 # and closes with one line "N passed, N failed, N skipped".
 #
 #   scripts/test.sh [--no-sanitize] [--no-kernel] [--no-system] [--no-skip]

@@ -54,6 +54,16 @@
 #            and killed with requests in flight): the guest follows,
 #            replays; then to another backend domain (itself, nothing
 #            served there) and back to dom0: every fio verify clean.
+#   stage 7  FLASK, in a boot of its own: Xen built again with XSM/FLASK
+#            (config/flask/xen-flask.config, cached beside the first
+#            build), flask=enforcing with our policy (config/flask/,
+#            built here with checkpolicy from Xen's policy sources and
+#            loaded as a multiboot module); three xl-created domUs with
+#            seclabels: a driver (va_driver_t) echoes a guest's
+#            (va_guest_t) Argo messages before and after a domain of
+#            Xen's domU_t gets exactly -EACCES from registering a ring
+#            towards the driver and from sending to it; Xen's console
+#            has the two AVC denials and no other.
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.
@@ -63,16 +73,18 @@
 #   BUILDDIR  meson build directory of the daemons (default WORKDIR/meson)
 #   --shell   debug: after the stages, keep the machine up with a shell on
 #             the console (interactive; no timeout)
-#   VA_STAGES     stages to run in the Argo boot (default 0,1,2,3,4,5,xs)
+#   VA_STAGES     stages to run (default 0,1,2,3,4,5,xs,7); 7 runs in a boot
+#             of its own with the FLASK hypervisor
 #   VA_PARTS      stage 3's parts, e.g. config+garbage (default all; see
 #             tests/system/dom0/stage3.sh)
 #   VA_CACHE_DIR  where the Xen source and build and the kernel image are
 #             kept between runs, keyed on their versions
 #             (default /var/cache/virtio-argo)
 #   XEN=path  use this Xen binary (xen/xen, Argo built in) instead of building
+#   XEN_FLASK=path  the same for stage 7 (Argo and XSM/FLASK built in)
 # Needs (scripts/deps.sh system installs them): qemu-system-x86,
 # busybox-static, linux-headers-6.1.0-N-amd64, gcc, dpkg-dev, e2fsprogs,
-# kmod, fio, libxen-dev (the libraries of Xen's tools, which are
+# kmod, fio, checkpolicy and m4 (stage 7), libxen-dev (the libraries of Xen's tools, which are
 # downloaded and unpacked).  A deb-src entry for `apt-get source xen` is
 # derived from the machine's own apt source when there is none.
 # Exit: 0 all PASS, 1 a failure (the serial log's tail is printed; the logs
@@ -88,11 +100,18 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=${1:-$src/build-xen}
 build=${2:-$work/meson}
 cache=${VA_CACHE_DIR:-/var/cache/virtio-argo}
-stages=${VA_STAGES:-0,1,2,3,4,5,xs}
+stages=${VA_STAGES:-0,1,2,3,4,5,xs,7}
+# Stage 7 boots the FLASK hypervisor; the others share the Argo boot.
+argo_stages=$(echo ",$stages," | sed 's/,7,/,/g; s/^,//; s/,$//')
+case ",$stages," in
+*,7,*) flask=1 ;;
+*) flask=0 ;;
+esac
 mkdir -p "$work" "$cache"
 work=$(cd "$work" && pwd)
 
-for t in qemu-system-x86_64 busybox gcc cpio dpkg-source depmod mke2fs ldd; do
+for t in qemu-system-x86_64 busybox gcc cpio dpkg-source depmod mke2fs ldd \
+	$([ $flask = 0 ] || echo checkpolicy m4); do
 	command -v "$t" >/dev/null || { echo "run.sh: $t missing (scripts/deps.sh system)" >&2; exit 1; }
 done
 kver=$(ls -1 /lib/modules | grep -- '^6\.1\..*-amd64$' | sort -V | tail -n 1)
@@ -112,7 +131,8 @@ kmod=$kimg/lib/modules/$kver
 
 # apt-get source needs a deb-src entry: derive one from the machine's own
 # apt source (deb822 or one-line format), never naming a host here.
-if [ -z "${XEN:-}" ] && ! apt-cache showsrc xen 2>/dev/null | grep -q '^Version:'; then
+if { [ -z "${XEN:-}" ] || { [ $flask = 1 ] && [ -z "${XEN_FLASK:-}" ]; }; } &&
+   ! apt-cache showsrc xen 2>/dev/null | grep -q '^Version:'; then
 	srcfile=/etc/apt/sources.list.d/virtio-argo-deb-src
 	if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
 		sed -n '/^Types:/s/^Types:.*/Types: deb-src/;p' \
@@ -125,7 +145,7 @@ if [ -z "${XEN:-}" ] && ! apt-cache showsrc xen 2>/dev/null | grep -q '^Version:
 fi
 
 # Xen with Argo (Debian's own package has none).
-if [ -z "${XEN:-}" ]; then
+if [ -z "${XEN:-}" ] || { [ $flask = 1 ] && [ -z "${XEN_FLASK:-}" ]; }; then
 	# The oldest listed version: newer security uploads may be listed
 	# before their files can be had.
 	ver=$(apt-cache showsrc xen | sed -n 's/^Version: //p' | sort -V | head -n 1)
@@ -137,6 +157,8 @@ if [ -z "${XEN:-}" ]; then
 		(cd "$xdir" && apt-get source -qq "xen=$ver")
 		xsrc=$(ls -1d "$xdir"/xen-4.17*/ | head -n 1)
 	fi
+fi
+if [ -z "${XEN:-}" ]; then
 	XEN=${xsrc}xen/xen
 	if [ ! -f "$XEN" ]; then
 		echo "run.sh: building Xen $ver with Argo (cached in $xdir)"
@@ -147,6 +169,39 @@ if [ -z "${XEN:-}" ]; then
 		grep -q '^CONFIG_ARGO=y' "${xsrc}xen/.config"
 		make -C "${xsrc}xen" -j"$(nproc)" >/dev/null
 	fi
+fi
+# Stage 7's hypervisor: the same source package with XSM/FLASK as well
+# (config/flask/xen-flask.config), unpacked again from the cached .dsc
+# into a directory of its own (the tree above holds the first build),
+# keyed on the version and the fragment's checksum.
+if [ $flask = 1 ] && [ -z "${XEN_FLASK:-}" ]; then
+	frag=$src/config/flask/xen-flask.config
+	fdir=$cache/xen-flask-$ver-$(sha256sum "$frag" | cut -c1-12)
+	XEN_FLASK=$fdir/src/xen/xen
+	if [ ! -f "$XEN_FLASK" ]; then
+		echo "run.sh: building Xen $ver with Argo and FLASK (cached in $fdir)"
+		rm -rf "$fdir" "$fdir.tmp" && mkdir -p "$fdir.tmp"
+		(cd "$fdir.tmp" && dpkg-source -x "$xdir"/xen_*.dsc src >/dev/null)
+		export XEN_TARGET_ARCH=x86_64
+		make -C "$fdir.tmp/src/xen" defconfig >/dev/null
+		grep -E '^(CONFIG_|# CONFIG_)' "$frag" >> "$fdir.tmp/src/xen/.config"
+		make -C "$fdir.tmp/src/xen" olddefconfig >/dev/null
+		for o in ARGO XSM XSM_FLASK XSM_FLASK_DEFAULT; do
+			grep -q "^CONFIG_$o=y" "$fdir.tmp/src/xen/.config"
+		done
+		if grep -q '^CONFIG_XSM_FLASK_POLICY=y' "$fdir.tmp/src/xen/.config"; then
+			echo "run.sh: the FLASK build would have a built-in policy" >&2
+			exit 1
+		fi
+		nice -n 10 make -C "$fdir.tmp/src/xen" -j"$(nproc)" >/dev/null
+		mv "$fdir.tmp" "$fdir"
+	fi
+fi
+# Its policy: Xen's example policy from the hypervisor's own source tree
+# (XEN_FLASK is that tree's xen/xen) with our module (config/flask/).
+if [ $flask = 1 ]; then
+	policy=$("$src/config/flask/build-policy.sh" "$(dirname "$(dirname "$XEN_FLASK")")" \
+		"$work/flask")
 fi
 
 # Our modules and programs.
@@ -280,21 +335,38 @@ mkdir -p "$rd/boot" "$rd/etc/xen"
 cp "$kimg/boot/vmlinuz-$kver" "$rd/boot/vmlinuz"
 pack "$urd" "$rd/boot/initrd-domu.cpio.gz"
 cp "$src/tests/system/domU/guest.cfg" "$rd/etc/xen/"
+# Stage 7's domUs: a small initramfs of their own (busybox, the argo core,
+# privcmd, va-flask-peer, xenstore-read).
+if [ $flask = 1 ]; then
+	frd=$work/initrd-flask
+	new_rd "$frd"
+	cp "$ours/virtio_argo_core.ko" "$frd/modules/"
+	add_modules "$frd" order xen-privcmd
+	add_bin "$frd" "$xutils/usr/bin/xenstore-read"
+	gcc -static -O2 -I"$src/src/include" -o "$frd/bin/va-flask-peer" \
+		"$src/tests/system/va-flask-peer.c"
+	cp "$src/tests/system/domU/flask.sh" "$frd/init"
+	chmod +x "$frd/init"
+	pack "$frd" "$rd/boot/initrd-flask.cpio.gz"
+	cp "$src/tests/system/domU/flask.cfg" "$rd/etc/xen/"
+fi
 cp "$src"/tests/system/dom0/init "$src"/tests/system/dom0/stage*.sh \
 	"$src"/tests/system/dom0/lib.sh "$rd/"
 chmod +x "$rd/init"
 pack "$rd" "$work/initrd.cpio.gz"
 
-# boot XEN_OPTIONS DOM0_OPTIONS LOG: one boot of Xen + dom0; QEMU always
-# stops (the init powers off; timeout is the backstop).
+# boot XEN_OPTIONS DOM0_OPTIONS LOG [HYPERVISOR [MODULE]]: one boot of Xen
+# (default $XEN) + dom0, MODULE (the FLASK policy) a multiboot module
+# after the initramfs; QEMU always stops (the init powers off; timeout is
+# the backstop).
 boot() {
 	kargs="console=hvc0 earlyprintk=xen $2"
 	[ "$shell" = 0 ] || kargs="$kargs va_shell=1"
 	out=$3
 	set -- qemu-system-x86_64 -accel tcg -cpu qemu64,+svm -m 2048 -smp 2 \
-		-nographic -no-reboot -serial mon:stdio -net none -kernel "$XEN" \
+		-nographic -no-reboot -serial mon:stdio -net none -kernel "${4:-$XEN}" \
 		-append "console=com1 com1=115200 $1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all noreboot" \
-		-initrd "$kimg/boot/vmlinuz-$kver $kargs,$work/initrd.cpio.gz"
+		-initrd "$kimg/boot/vmlinuz-$kver $kargs,$work/initrd.cpio.gz${5:+,$5}"
 	if [ "$shell" = 1 ]; then
 		"$@" 2>&1 | tee "$out"
 		return
@@ -333,16 +405,44 @@ verdict() {
 }
 
 # With Argo: the stages.
-log=$work/console-argo.log
-# (QEMU's multiboot list is comma-separated: the stages go as 0+1.)
-boot argo=1 "va_stages=$(echo "$stages" | tr , +)${VA_PARTS:+ va_parts=$VA_PARTS}" "$log"
-[ "$shell" = 0 ] || exit 0
-for s in $(echo "$stages" | tr , ' '); do
-	expect "STAGE$s: PASS"
-done
-expect 'ATEST: END'
-no_warnings
-verdict
+if [ -n "$argo_stages" ]; then
+	log=$work/console-argo.log
+	# (QEMU's multiboot list is comma-separated: the stages go as 0+1.)
+	boot argo=1 "va_stages=$(echo "$argo_stages" | tr , +)${VA_PARTS:+ va_parts=$VA_PARTS}" "$log"
+	[ "$shell" = 0 ] || exit 0
+	for s in $(echo "$argo_stages" | tr , ' '); do
+		expect "STAGE$s: PASS"
+	done
+	expect 'ATEST: END'
+	no_warnings
+	verdict
+fi
+
+# Stage 7: the FLASK hypervisor, enforcing our policy (no built-in one:
+# enforcing without a policy would panic).  Besides the stage's own
+# checks (xl dmesg), the serial log must show the policy loaded, the two
+# AVC denials of the disallowed domain (domU_t) towards the driver domain
+# (va_driver_t), and no other AVC message from the whole boot.
+if [ $flask = 1 ]; then
+	log=$work/console-flask.log
+	boot "argo=1 flask=enforcing" "va_stages=7" "$log" "$XEN_FLASK" "$policy"
+	[ "$shell" = 0 ] || exit 0
+	expect 'Policy len 0x'
+	expect 'Flask:  Starting in enforcing mode'
+	expect 'STAGE7: PASS'
+	expect 'ATEST: END'
+	ctx='scontext=system_u:system_r:domU_t tcontext=system_u:system_r:va_driver_t tclass=argo'
+	den="avc:  denied  { \\(register_single_source\\|send\\) } for source=d[0-9]* target=d[0-9]* $ctx"
+	for p in register_single_source send; do
+		expect "avc:  denied  { $p } for source=d[0-9]* target=d[0-9]* $ctx"
+	done
+	if grep -a 'avc: ' "$log" | grep -av "$den"; then
+		echo "run.sh: AVC messages in $log besides the two expected denials (above)"
+		failed=1
+	fi
+	no_warnings
+	verdict
+fi
 
 # Without Argo (Xen's default): the core refuses politely with -ENODEV.
 case ",$stages," in
