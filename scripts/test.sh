@@ -187,7 +187,7 @@ if [ "$kernel" = 1 ]; then
 fi
 
 if [ "$system" = 1 ]; then
-	note "real Xen with Argo under QEMU: stages 0, 1 (dom0), 2 (an xl-created domU), 3 (a hostile peer) and 4 (virtio_net with netd)"
+	note "real Xen with Argo under QEMU: stages 0-3 (blk, a hostile peer), 4 (virtio_net), 5 (virtio_console), xs (XenStore discovery), 7 (FLASK)"
 	if tests/system/run.sh build-xen; then
 		pass "xen stages 0-3: argo core, /dev/argo; virtio_blk over virtio_argo in dom0 and in a domU, blkd --transport xen; a hostile peer"
 	else
