@@ -187,6 +187,7 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 	uint32_t limit;
 	uint64_t all;
 	uint16_t i;
+	int r;
 
 	if (!loop || !info || !ops || !opts)
 		return -EINVAL;
@@ -244,6 +245,11 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 	}
 	for (i = 0; i < info->num_queues; i++)
 		dev->queues[i].held_mode = info->held_queues & (1ull << i);
+	r = dev_state_open(dev, opts->state_dir, opts->guest_name);
+	if (r < 0) {
+		va_dev_free(dev);
+		return r;
+	}
 	dev_reset(dev);
 	*ret = dev;
 	return 0;
@@ -392,6 +398,7 @@ void va_dev_free(struct va_dev *dev)
 	free(dev->queues);
 	free(dev->scratch);
 	free(dev->guest_name);
+	dev_state_free(dev);
 	va_batch_free(&dev->batch);
 	free(dev);
 }
