@@ -43,8 +43,11 @@
 #            exists (--socket, --extra-port data=socket:, --log): dom0
 #            runs commands in a shell on the guest's virtio console and
 #            checks their output; 16 MiB each way through the named port
-#            /dev/virtio-ports/data, sha256 equal; consoled's SIGTERM exit
-#            0 and its --log.
+#            /dev/virtio-ports/data, sha256 equal; consoled SIGKILLed
+#            and started again, restoring the driver session's state (the
+#            stock driver never sends DEVICE_READY again), and a further
+#            command through the console; consoled's SIGTERM exit 0 and
+#            its --log.
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.

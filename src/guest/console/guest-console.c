@@ -22,8 +22,10 @@
  * a receive buffer is posted again only once its bytes were written out,
  * so a stalled reader of our output leaves the device without buffers.
  *
- * After a device restart (the library renegotiates and replays what was
- * in flight) DEVICE_READY is sent again, so the new device adds the ports.
+ * After a device restart the library renegotiates and replays what was in
+ * flight; like Linux's virtio_console, nothing else is sent (no second
+ * DEVICE_READY): the device restores the driver session's state
+ * (protocol.md 11.4) and says what changed on its side (PORT_OPEN).
  *
  * Lines on stderr: "console: ready: ...", "console: port N: added",
  * "...: name NAME", "...: host open 0|1", "console: size RxC", and the
@@ -659,8 +661,6 @@ static void config_work(struct va_loop *loop, void *opaque)
 		gc->restarts++;
 		fprintf(stderr, "%s: console: the device restarted\n",
 			gc->ctx->prog);
-		if (gc->multiport && start_multiport(gc) < 0)
-			gc_fatal(gc, -EIO, "DEVICE_READY after a restart");
 	}
 	if (!gc->multiport && read_size(gc) < 0)
 		fprintf(stderr, "%s: console: reading the config failed\n",
