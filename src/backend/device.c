@@ -64,7 +64,8 @@
  * Files: this one holds the device's state (resets), its life cycle and
  * accessors; device-send.c the sending, device-req.c the requests, held
  * lists and fences, device-rec.c the records a driver sends, device-ring.c
- * the ring; device-priv.h what they share.
+ * the ring, device-state.c the driver session's state and its file
+ * (va_dev_state_save); device-priv.h what they share.
  */
 #include <errno.h>
 #include <stdio.h>
