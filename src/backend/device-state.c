@@ -153,7 +153,8 @@ int dev_state_open(struct va_dev *dev, const char *dir,
 	size_t i;
 	int r;
 
-	if (!dir || !*dir)
+	/* A device that restores nothing (blkd) needs no file. */
+	if (!dir || !*dir || !dev->ops->restore_state)
 		return 0;
 	if (guest_name) {
 		/* A file name of the domain's name, whatever it holds. */

@@ -149,7 +149,9 @@ struct va_dev_opts {
 	uint32_t driver_port;		/* port of the guest's ring (0: port) */
 	uint32_t ring_len;		/* data bytes of our ring (0: default) */
 	const char *name;		/* for logs, e.g. "blk" */
-	const char *state_dir;		/* the state file's (NULL: none) */
+	const char *state_dir;		/* the state file's (NULL: none);
+					 * made at va_dev_new if the device
+					 * has ->restore_state */
 };
 
 int va_dev_new(struct va_loop *loop, struct va_argo *argo,

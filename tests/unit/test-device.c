@@ -1722,6 +1722,31 @@ START_TEST(test_state_bad_file_ignored)
 }
 END_TEST
 
+/* A device without ->restore_state (blkd) makes no directory. */
+START_TEST(test_state_none_without_restore)
+{
+	struct va_dev_ops plain = ops;
+	struct va_dev_info info = {
+		.device_id = 0x7f00, .num_queues = 1, .max_queue_size = QSIZE,
+	};
+	struct va_dev_opts opts = {
+		.guest_domid = GUEST, .port = PORT, .name = "t",
+		.state_dir = state_file,	/* a path no one made */
+	};
+	struct va_dev *d;
+
+	plain.restore_state = NULL;
+	ck_assert_int_eq(va_dev_new(loop, NULL, &info, &plain, NULL, &opts,
+				    &d), 0);
+	ck_assert_int_eq(access(state_file, F_OK), -1);
+	va_dev_free(d);
+	ck_assert_int_eq(va_dev_new(loop, NULL, &info, &ops, NULL, &opts,
+				    &d), 0);
+	ck_assert_int_eq(access(state_file, F_OK), 0);
+	va_dev_free(d);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("device");
@@ -1773,6 +1798,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, test_state_restored_after_restart);
 	tcase_add_test(tc, test_state_other_session_discarded);
 	tcase_add_test(tc, test_state_bad_file_ignored);
+	tcase_add_test(tc, test_state_none_without_restore);
 	suite_add_tcase(s, tc);
 	return s;
 }
