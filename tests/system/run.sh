@@ -35,7 +35,8 @@
 #            ways, the TAP's state as the guest's carrier, 64 MiB over
 #            TCP each way with a netd SIGKILL and restart in the middle
 #            of each (sha256 equal, the guest announces itself to the
-#            new netd), clean counters and unbind, netd's log clean.
+#            new netd, which restores the two queue pairs), clean
+#            counters and unbind, netd's log clean.
 #   stage 5  the stock virtio_console in an `xl create`d domU (one vCPU:
 #            the transport answers the queues virtio_console spins on
 #            inside notify), served by

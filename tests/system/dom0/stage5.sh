@@ -119,6 +119,9 @@ got=$(sha /tmp/from.guest)
 step "16 MiB /dev/virtio-ports/data -> dom0: sha256 equal"
 
 # consoled killed and started again; the shell waits for its next line.
+kill -USR1 $consoled
+wait_for 10 'control: in' /tmp/consoled.log
+grep -E 'port [01] |control:' /tmp/consoled.log
 kill -KILL $consoled
 wait $consoled 2>/dev/null
 wait $con_io 2>/dev/null
@@ -146,6 +149,7 @@ wait $consoled
 rc=$?
 consoled=
 [ $rc = 0 ] || die "consoled exited with $rc after SIGTERM"
+grep -E 'port [01] |control:' /tmp/consoled2.log
 tr -d '\r' </tmp/con.log | grep -q '^VA-CONSOLE-42$' ||
 	die "consoled's --log lacks the shell's output"
 tr -d '\r' </tmp/con.log | grep -q '^VA-AFTER-43$' ||
