@@ -28,6 +28,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_SYSLOG,
 	OPT_STOP_TIMEOUT,
+	OPT_STATE_DIR,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -44,6 +45,7 @@ static const struct option common_opts[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "stop-timeout-ms", required_argument, NULL, OPT_STOP_TIMEOUT },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 };
@@ -74,6 +76,9 @@ static void opts_init(const struct va_daemon_desc *desc,
 	o->transport = VA_TRANSPORT_AUTO;
 	o->log_level = VA_LOG_NOTICE;
 	o->stop_timeout_ms = VA_DAEMON_STOP_TIMEOUT_DEFAULT;
+	o->state_dir = getenv(VA_DAEMON_STATE_DIR_ENV);
+	if (!o->state_dir || !*o->state_dir)
+		o->state_dir = VA_DAEMON_STATE_DIR_DEFAULT;
 }
 
 /* 0: stored; -EINVAL: bad value (printed). */
@@ -147,6 +152,12 @@ static int parse_common(const struct va_daemon_desc *desc,
 		if (va_parse_u64(arg, 0, 3600000, &v64) < 0)
 			return va_daemon_bad_value("stop-timeout-ms", arg, NULL);
 		o->stop_timeout_ms = v64;
+		return 0;
+	case OPT_STATE_DIR:
+		if (!arg || arg[0] != '/')
+			return va_daemon_bad_value("state-dir", arg,
+						   "an absolute path");
+		o->state_dir = arg;
 		return 0;
 	default:
 		return -EINVAL;
@@ -274,9 +285,12 @@ void va_daemon_usage(const struct va_daemon_desc *desc, FILE *f)
 "  --log-level L         error, warning, notice, info, debug (default notice)\n"
 "  --syslog              log to syslog instead of stderr\n"
 "  --stop-timeout-ms MS  wait for in-flight requests on SIGTERM (default %u)\n"
+"  --state-dir DIR       the driver session's device state, kept across\n"
+"                        restarts (default $%s, else %s)\n"
 "  --help, --version\n",
 		desc->default_port, VA_RING_LEN_DEFAULT, VA_SIM_SOCKET_ENV,
-		VA_SIM_SOCKET_DEFAULT, VA_DAEMON_STOP_TIMEOUT_DEFAULT);
+		VA_SIM_SOCKET_DEFAULT, VA_DAEMON_STOP_TIMEOUT_DEFAULT,
+		VA_DAEMON_STATE_DIR_ENV, VA_DAEMON_STATE_DIR_DEFAULT);
 	if (desc->notes)
 		fprintf(f, "\n%s", desc->notes);
 }
@@ -291,6 +305,7 @@ static void dev_opts(const struct va_daemon_opts *o, const char *name,
 	ret->driver_port = o->driver_port;
 	ret->ring_len = o->ring_len;
 	ret->name = name;
+	ret->state_dir = o->state_dir;
 }
 
 struct daemon {

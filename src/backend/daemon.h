@@ -5,8 +5,8 @@
  *
  * The skeleton parses the common options once for every program (guest
  * and own domain, ports, ring length, queue count and size, transport,
- * simulator socket, logging, stop timeout, --help, --version), hands the
- * others to the device, then runs the life cycle:
+ * simulator socket, logging, stop timeout, state directory, --help,
+ * --version), hands the others to the device, then runs the life cycle:
  *
  *   parse -> check -> create (the device's own resources: an image, a
  *   TAP; their errors are the operator's most likely, so they come before
@@ -50,6 +50,9 @@
 #define VA_DAEMON_OPT_BASE	0x1000
 
 #define VA_DAEMON_STOP_TIMEOUT_DEFAULT	5000u	/* ms */
+/* --state-dir's default: the environment's, else the directory. */
+#define VA_DAEMON_STATE_DIR_ENV		"VIRTIO_ARGO_STATE_DIR"
+#define VA_DAEMON_STATE_DIR_DEFAULT	"/run/virtio-argo"
 
 /* va_daemon_parse(): go on to run the daemon (any other value is the
  * process's exit status). */
@@ -70,6 +73,7 @@ struct va_daemon_opts {
 	enum va_log_level log_level;	/* --log-level */
 	bool use_syslog;		/* --syslog */
 	uint64_t stop_timeout_ms;	/* --stop-timeout-ms */
+	const char *state_dir;		/* --state-dir */
 };
 
 struct va_daemon_desc {

@@ -163,6 +163,14 @@ struct va_dev {
 	va_cb stop_done;
 	void *stop_opaque;
 
+	struct {			/* the driver session's state */
+		char *path;		/* its file; NULL: memory only */
+		uint8_t *data;		/* len bytes, of session on domid */
+		uint32_t len;
+		uint32_t session;	/* 0: none */
+		uint16_t domid;
+	} st;
+
 	struct va_dev_stats stats;
 	struct va_ratelimit rl_log;
 	struct va_ratelimit rl_version;
@@ -214,6 +222,15 @@ void dev_reply_fenced(struct va_dev *dev, const struct va_rec *rec,
 void dev_drop_fences(struct va_dev *dev);
 
 /* device-rec.c */
+
+/* device-state.c */
+int dev_state_open(struct va_dev *dev, const char *dir,
+		   const char *guest_name);
+void dev_state_free(struct va_dev *dev);
+/* A driver session was adopted: another session's state is discarded. */
+void dev_state_session(struct va_dev *dev);
+/* DRIVER_OK: the session's state back to the device. */
+void dev_state_restore(struct va_dev *dev);
 
 /* device-ring.c */
 void dev_drain_again(struct va_loop *loop, void *opaque);

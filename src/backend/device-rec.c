@@ -48,6 +48,7 @@ static void dev_device_info(struct va_dev *dev, const struct va_rec *rec)
 		dev_drop_session(dev);
 		dev->drv_session = rec->session;
 		dev->stats.sessions++;
+		dev_state_session(dev);
 	} else if (dev_fence_refused(dev, rec, -1)) {
 		return;
 	}
@@ -190,6 +191,8 @@ static uint32_t dev_set_status(struct va_dev *dev, const struct va_rec *rec)
 		dev->status |= add;
 		if ((add & VA_STATUS_DRIVER_OK) && dev->ops->driver_ok)
 			dev->ops->driver_ok(dev->opaque);
+		if (add & VA_STATUS_DRIVER_OK)
+			dev_state_restore(dev);
 	}
 	s.status = va_cpu_to_le32(dev->status);
 	s.reserved = 0;

@@ -64,7 +64,8 @@
  * Files: this one holds the device's state (resets), its life cycle and
  * accessors; device-send.c the sending, device-req.c the requests, held
  * lists and fences, device-rec.c the records a driver sends, device-ring.c
- * the ring; device-priv.h what they share.
+ * the ring, device-state.c the driver session's state and its file
+ * (va_dev_state_save); device-priv.h what they share.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -187,6 +188,7 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 	uint32_t limit;
 	uint64_t all;
 	uint16_t i;
+	int r;
 
 	if (!loop || !info || !ops || !opts)
 		return -EINVAL;
@@ -244,6 +246,11 @@ int va_dev_new(struct va_loop *loop, struct va_argo *argo,
 	}
 	for (i = 0; i < info->num_queues; i++)
 		dev->queues[i].held_mode = info->held_queues & (1ull << i);
+	r = dev_state_open(dev, opts->state_dir, opts->guest_name);
+	if (r < 0) {
+		va_dev_free(dev);
+		return r;
+	}
 	dev_reset(dev);
 	*ret = dev;
 	return 0;
@@ -392,6 +399,7 @@ void va_dev_free(struct va_dev *dev)
 	free(dev->queues);
 	free(dev->scratch);
 	free(dev->guest_name);
+	dev_state_free(dev);
 	va_batch_free(&dev->batch);
 	free(dev);
 }

@@ -108,6 +108,17 @@ struct va_dev_ops {
 	/* DRIVER_OK was set.  Optional. */
 	void (*driver_ok)(void *opaque);
 	/*
+	 * The driver session's state (va_dev_state_save) back to the device:
+	 * the bytes the device saved last in this driver session, given at
+	 * each DRIVER_OK of that session once some were saved (after
+	 * ->driver_ok): the renegotiation after a daemon restart (the bytes
+	 * then come from the state file) or after a reset in the session.
+	 * Check them (size, version, ranges) before use; return 0 when
+	 * applied, negative errno (logged by the device) to refuse them:
+	 * the core then forgets them.  Optional.
+	 */
+	int (*restore_state)(void *opaque, const void *state, uint32_t len);
+	/*
 	 * The device is being reset (status 0, a new guest session, the guest
 	 * gone, or shutdown).  Drop queued work that has not started.  Requests
 	 * whose I/O is under way stay valid: complete them when it ends; their
@@ -138,6 +149,9 @@ struct va_dev_opts {
 	uint32_t driver_port;		/* port of the guest's ring (0: port) */
 	uint32_t ring_len;		/* data bytes of our ring (0: default) */
 	const char *name;		/* for logs, e.g. "blk" */
+	const char *state_dir;		/* the state file's (NULL: none);
+					 * made at va_dev_new if the device
+					 * has ->restore_state */
 };
 
 int va_dev_new(struct va_loop *loop, struct va_argo *argo,
@@ -233,6 +247,22 @@ struct va_req *va_dev_pop(struct va_dev *dev, uint16_t queue);
 unsigned int va_dev_pop_space(struct va_dev *dev, uint16_t queue, size_t need,
 			      struct va_req **reqs, struct iovec *iov,
 			      unsigned int max);
+
+/*
+ * The driver session's state (protocol.md section 11.4): what the driver
+ * established through control commands that the stock drivers never send
+ * again after a renegotiation (virtio-net's receive filter, virtio-console's
+ * DEVICE_READY).  The device calls this with all of it (device-defined
+ * bytes, at most VA_DEV_STATE_MAX) whenever it changes; the core keeps it
+ * for the current driver session and writes it to the state file
+ * (va_dev_opts.state_dir), and gives it back through ops->restore_state
+ * when that session reaches DRIVER_OK again, in this process or the next
+ * one.  Another driver session (a new guest, a reboot) discards it.
+ * Returns 0, -ENOTCONN without a driver session, or -errno of the write
+ * (logged; the bytes are kept in memory all the same).
+ */
+#define VA_DEV_STATE_MAX	4096u
+int va_dev_state_save(struct va_dev *dev, const void *data, uint32_t len);
 
 /* Counters for logs and tests. */
 struct va_dev_stats {

@@ -34,6 +34,10 @@ VA_PIDS=()		# every process started, in order
 declare -A VA_NAME=()	# PID -> the name of its log
 declare -A VA_WATCH=()	# PID -> how to stop it, for the watched ones
 export VIRTIO_ARGO_SIM_SOCKET=$VA_SOCK
+# The daemons' state files (--state-dir's default): the test's own, so
+# that tests running side by side never share one.
+VA_STATE_DIR=$VA_TMP/state
+export VIRTIO_ARGO_STATE_DIR=$VA_STATE_DIR
 
 # A copy of the test's own stderr, where the foreground commands' reports
 # go, for the scan at exit.

@@ -11,8 +11,15 @@
 #  - malformed control messages from the guest (an unknown event, a bad
 #    port id, PORT_READY for a port never added) are refused and counted,
 #    and the console works after them;
-#  - consoled SIGKILLed and started again: the guest sees the restart,
-#    sends DEVICE_READY again and its console carries bytes both ways.
+#  - consoled SIGKILLed and started again: the guest sees the restart and,
+#    as Linux's virtio_console, sends nothing but the renegotiation (no
+#    second DEVICE_READY); the new consoled restores the driver session's
+#    state from its state file (ports added, ready, open in the guest), so
+#    the console carries a line each way and the named port 16 MiB each
+#    way, sha256 equal;
+#  - a corrupt state file is refused with a log line, and the state of
+#    another driver session (a new guest) is discarded with a log line;
+#    the new guest's console works either way.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/console-lib.sh"
 
@@ -127,11 +134,15 @@ printf 'after the refusals\n' | "$VA_CONSOLE_IO" --tty "$pty" --send /dev/stdin
 va_grep "$VA_TMP/g3.out" 'after the refusals' || va_fail "the console does not work after refused messages"
 
 # ---- 4. consoled killed and started again ----
+SFILE=$VA_STATE_DIR/console-dom1-$CPORT.state
+[ -s "$SFILE" ] || va_fail "no state file $SFILE"
 va_kill9 "$cons_pid"
 start_consoled consoled2
 pty=$(readlink "$VA_TMP/console.pty")
 va_grep "$VA_TMP/g3.log" 'console: the device restarted' 30 ||
 	va_fail "the guest did not see the restart"
+va_grep "$VA_TMP/consoled2.log" 'restored: 2 port(s), ready 0x3, open in the guest 0x1' ||
+	va_fail "consoled2 did not restore the driver session's state"
 printf 'host after the restart\n' | "$VA_CONSOLE_IO" --tty "$pty" --send /dev/stdin
 va_grep "$VA_TMP/g3.out" 'host after the restart' 30 ||
 	va_fail "host to guest does not work after the restart"
@@ -141,7 +152,32 @@ printf 'guest after the restart\n' >&"$g3in"
 wait "$reader" || va_fail "guest to host does not work after the restart"
 grep -q 'guest after the restart' "$VA_TMP/pty-restart.out" ||
 	va_fail "the pty did not get the guest's line after the restart"
+named_port restart "$VA_TMP/g3.log"
 va_stop "$guest_pid"
 grep -q 'restarts 1 ' "$VA_TMP/g3.log" || va_fail "the guest's counters do not show the restart"
+echo "restart: the driver session's state restored, console and named port work"
+
+# ---- 5. a corrupt state file, another session's state file ----
+va_kill9 "$cons_pid"
+printf 'garbage, not a state file of any kind.............' >"$SFILE"
+start_consoled consoled3
+va_grep "$VA_TMP/consoled3.log" "state file $SFILE ignored: not a state file" ||
+	va_fail "the corrupt state file was not refused"
+start_data_guest g4 /dev/null "$VA_TMP/g4.out"
+printf 'after a corrupt file\n' | "$VA_CONSOLE_IO" --tty "$(readlink "$VA_TMP/console.pty")" --send /dev/stdin
+va_grep "$VA_TMP/g4.out" 'after a corrupt file' || va_fail "the console does not work after a corrupt file"
+va_stop "$guest_pid"
+# g4's state in the file; consoled killed; a new guest (a new session).
+va_kill9 "$cons_pid"
+[ -s "$SFILE" ] || va_fail "no state file of g4's session"
+start_consoled consoled4
+start_data_guest g5 /dev/null "$VA_TMP/g5.out"
+va_grep "$VA_TMP/consoled4.log" 'state of driver session 0x[0-9a-f]* (dom1) discarded' ||
+	va_fail "another session's state was not discarded"
+grep -q 'restored:' "$VA_TMP/consoled4.log" && va_fail "another session's state was restored"
+printf 'a new session\n' | "$VA_CONSOLE_IO" --tty "$(readlink "$VA_TMP/console.pty")" --send /dev/stdin
+va_grep "$VA_TMP/g5.out" 'a new session' || va_fail "the new guest's console does not work"
+va_stop "$guest_pid"
+echo "state files: a corrupt one refused, another session's discarded"
 va_stop "$cons_pid"
 echo PASS

@@ -8,6 +8,10 @@
 #    then the same with offloads off on vag0 (ethtool -K);
 #  - 16 TCP flows each way: both queue pairs carry frames both ways, in
 #    netd's and the guest's per-pair counters;
+#  - netd SIGKILLed and started again: the guest renegotiates but, as
+#    Linux's virtio_net, does not send VQ_PAIRS_SET again; the new netd
+#    restores 2 pairs from its state file, and 16 flows towards the guest
+#    reach it over both pairs;
 #  - vad0 down and up: vag0's carrier follows, and traffic comes back.
 # Filters, hostile input and a restart are test-net-ctrl.sh's.
 . "$(dirname "$0")/lib.sh"
@@ -47,7 +51,9 @@ rm -f "$VA_TMP/data"
 
 # ---- two queue pairs: 16 flows each way ----
 head -c 4M /dev/urandom >"$VA_TMP/small"
-for dir in g2d d2g; do
+# mq_flows DIR: 16 TCP flows of 4 MiB, g2d or d2g, each compared.
+mq_flows() {
+	local dir=$1 src dst addr port rpid spids p i
 	if [ $dir = g2d ]; then src=$gns dst=$dns addr=$D4; else src=$dns dst=$gns addr=$G4; fi
 	port=$((20000 + RANDOM % 20000))
 	rm -f "$VA_TMP/mq.ready"
@@ -69,6 +75,9 @@ for dir in g2d d2g; do
 		cmp -s "$VA_TMP/small" "$VA_TMP/mq-$dir.$i" || va_fail "mq $dir: flow $i differs"
 	done
 	rm -f "$VA_TMP/mq-$dir".*
+}
+for dir in g2d d2g; do
+	mq_flows $dir
 done
 stats "$NETD_PID" "$NETD_LOG"
 stats "$GUEST_PID" "$GUEST_LOG" 'net vag0: total:'
@@ -82,6 +91,23 @@ for k in 0 1; do
 done
 grep 'net: pair' "$NETD_LOG" | tail -n 2
 echo "mq: both pairs carried frames both ways"
+
+# ---- netd SIGKILLed and started again: 2 pairs without VQ_PAIRS_SET ----
+[ -s "$VA_STATE_DIR/net-dom1-$NET_PORT.state" ] || va_fail "netd wrote no state file"
+va_kill9 "$NETD_PID"
+netd_start netd2 --queues 2 --mtu 9000
+va_grep "$NETD_LOG" 'net: restored: 2 queue pair(s)' ||
+	va_fail "netd2 did not restore the queue pairs"
+pings "$gns" $D4
+mq_flows d2g
+stats "$NETD_PID" "$NETD_LOG"
+for k in 0 1; do
+	v=$(counter "$NETD_LOG" "net: pair $k" rx_frames)
+	[ "${v:-0}" -gt 100 ] || va_fail "netd2 pair $k: rx_frames ${v:-none}"
+done
+grep -q 'queue pairs set' "$NETD_LOG" && va_fail "the guest sent VQ_PAIRS_SET again"
+grep 'net: pair' "$NETD_LOG" | tail -n 2
+echo "restart: both pairs carry frames to the guest, restored by netd2"
 
 # ---- link ----
 D ip link set vad0 down

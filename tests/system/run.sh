@@ -35,7 +35,8 @@
 #            ways, the TAP's state as the guest's carrier, 64 MiB over
 #            TCP each way with a netd SIGKILL and restart in the middle
 #            of each (sha256 equal, the guest announces itself to the
-#            new netd), clean counters and unbind, netd's log clean.
+#            new netd, which restores the two queue pairs), clean
+#            counters and unbind, netd's log clean.
 #   stage 5  the stock virtio_console in an `xl create`d domU (one vCPU:
 #            the transport answers the queues virtio_console spins on
 #            inside notify), served by
@@ -43,8 +44,11 @@
 #            exists (--socket, --extra-port data=socket:, --log): dom0
 #            runs commands in a shell on the guest's virtio console and
 #            checks their output; 16 MiB each way through the named port
-#            /dev/virtio-ports/data, sha256 equal; consoled's SIGTERM exit
-#            0 and its --log.
+#            /dev/virtio-ports/data, sha256 equal; consoled SIGKILLed
+#            and started again, restoring the driver session's state (the
+#            stock driver never sends DEVICE_READY again), and a further
+#            command through the console; consoled's SIGTERM exit 0 and
+#            its --log.
 #   stage xs  XenStore discovery: dom0 serves an `xl create`d domU whose
 #            transport loads with virtio_argo.devices=xenstore before any
 #            key exists; config/virtio-argo-xs-devices writes them and

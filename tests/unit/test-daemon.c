@@ -166,7 +166,8 @@ START_TEST(common_options)
 			       "--driver-port", "100", "--ring-len", "65536",
 			       "--transport", "sim", "--sim-socket", "/x",
 			       "--log-level", "debug", "--syslog",
-			       "--stop-timeout-ms", "250", "--self-domid", "3"),
+			       "--stop-timeout-ms", "250", "--self-domid", "3",
+			       "--state-dir", "/var/lib/va"),
 			 VA_DAEMON_CONTINUE);
 	ck_assert_str_eq(out, "");
 	ck_assert(o.have_guest);
@@ -180,6 +181,7 @@ START_TEST(common_options)
 	ck_assert(o.use_syslog);
 	ck_assert_uint_eq(o.stop_timeout_ms, 250);
 	ck_assert_uint_eq(o.self_domid, 3);
+	ck_assert_str_eq(o.state_dir, "/var/lib/va");
 }
 END_TEST
 
@@ -200,6 +202,17 @@ START_TEST(defaults)
 	ck_assert_int_eq(o.transport, VA_TRANSPORT_AUTO);
 	ck_assert_uint_eq(o.stop_timeout_ms, VA_DAEMON_STOP_TIMEOUT_DEFAULT);
 	ck_assert_ptr_null(cfg.colour);
+	/* The state directory: the environment's, else /run/virtio-argo. */
+	unsetenv(VA_DAEMON_STATE_DIR_ENV);
+	ck_assert_int_eq(PARSE("--domid", "1"), VA_DAEMON_CONTINUE);
+	ck_assert_str_eq(o.state_dir, "/run/virtio-argo");
+	setenv(VA_DAEMON_STATE_DIR_ENV, "/tmp/va-state", 1);
+	ck_assert_int_eq(PARSE("--domid", "1"), VA_DAEMON_CONTINUE);
+	ck_assert_str_eq(o.state_dir, "/tmp/va-state");
+	ck_assert_int_eq(PARSE("--domid", "1", "--state-dir", "/s"),
+			 VA_DAEMON_CONTINUE);
+	ck_assert_str_eq(o.state_dir, "/s");
+	unsetenv(VA_DAEMON_STATE_DIR_ENV);
 }
 END_TEST
 
@@ -212,6 +225,7 @@ START_TEST(bad_common_values)
 		{ "--ring-len", "100" }, { "--ring-len", "64" },
 		{ "--transport", "tcp" }, { "--log-level", "loud" },
 		{ "--stop-timeout-ms", "3600001" }, { "--domain", "" },
+		{ "--state-dir", "relative" }, { "--state-dir", "" },
 	};
 	char want[128];
 	size_t i;
@@ -282,6 +296,7 @@ START_TEST(help_version)
 	ck_assert_ptr_nonnull(strstr(out, "Usage: test-daemon --domid N"));
 	ck_assert_ptr_nonnull(strstr(out, "--colour C"));
 	ck_assert_ptr_nonnull(strstr(out, "--ring-len BYTES"));
+	ck_assert_ptr_nonnull(strstr(out, "--state-dir DIR"));
 	ck_assert_ptr_nonnull(strstr(out, "(default 0x1234)"));
 	ck_assert_ptr_null(strstr(out, "--queues"));
 	ck_assert_int_eq(PARSE("--version"), 0);

@@ -6,12 +6,15 @@
  * negotiation, each error path of the rules, malformed input, sessions,
  * NEEDS_RESET, in-flight bounds, batching, -EAGAIN queueing, the
  * fences that hold a reset's reply until the work it dropped has ended,
- * and held queues (a second fixture: queue 1 held).
+ * held queues (a second fixture: queue 1 held), and the driver session's
+ * state kept across a restart in a state file (a third fixture).
  */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "device-priv.h"
@@ -117,7 +120,24 @@ static int fake_write_config(void *opaque, const uint8_t *cfg, uint32_t off,
 	return 0;
 }
 
+/* What ->restore_state was given (the driver session's state). */
+static char restored[32];
+static unsigned int restores;
+static int refuse_restore;
+
+static int fake_restore(void *opaque, const void *state, uint32_t len)
+{
+	restores++;
+	ck_assert_uint_lt(len, sizeof(restored));
+	memcpy(restored, state, len);
+	restored[len] = 0;
+	return refuse_restore ? -EINVAL : 0;
+}
+
+static const char *state_dir;	/* the state fixture's */
+
 static const struct va_dev_ops ops = {
+	.restore_state = fake_restore,
 	.request = fake_request,
 	.queue_ready = fake_queue_ready,
 	.reset = fake_reset,
@@ -152,6 +172,7 @@ static void setup_info(uint64_t held_queues)
 		.port = PORT,
 		.ring_len = VA_RING_LEN_MIN,
 		.name = "t",
+		.state_dir = state_dir,
 	};
 
 	va_log_init("test-device", VA_LOG_ERR, false);
@@ -167,6 +188,9 @@ static void setup_info(uint64_t held_queues)
 	send_result = 0;
 	refuse_features = 0;
 	ready_calls[0] = ready_calls[1] = 0;
+	restores = 0;
+	refuse_restore = 0;
+	restored[0] = 0;
 }
 
 static void setup(void)
@@ -1608,6 +1632,157 @@ START_TEST(test_held_ops_required)
 }
 END_TEST
 
+/* ---- the driver session's state ---- */
+
+static char state_tmpl[64];
+static char state_file[128];
+
+static void setup_state(void)
+{
+	strcpy(state_tmpl, "/tmp/va-test-state.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(state_tmpl));
+	/* A directory that does not exist yet: the core makes it. */
+	snprintf(state_file, sizeof(state_file), "%s/d/t-dom%u-%#x.state",
+		 state_tmpl, GUEST, PORT);
+	state_dir = strdup(state_file);
+	*strrchr((char *)state_dir, '/') = 0;
+	setup_info(0);
+}
+
+static void teardown_state(void)
+{
+	char cmd[128];
+
+	teardown();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_tmpl);
+	ck_assert_int_eq(system(cmd), 0);
+	free((char *)state_dir);
+	state_dir = NULL;
+}
+
+/* The daemon killed and started again: a new device, same options. */
+static void restart(void)
+{
+	teardown();
+	setup_info(0);
+}
+
+/* Writes bytes over the state file from offset off (truncating there
+ * when trunc). */
+static void poke_file(long off, const void *b, size_t len, int trunc)
+{
+	FILE *f = fopen(state_file, "r+");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+	ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+	ck_assert_int_eq(fflush(f), 0);
+	if (trunc)
+		ck_assert_int_eq(ftruncate(fileno(f), off + (long)len), 0);
+	fclose(f);
+}
+
+START_TEST(test_state_restored_after_restart)
+{
+	negotiate(SESS);
+	ck_assert_uint_eq(restores, 0);		/* nothing saved yet */
+	ck_assert_int_eq(va_dev_state_save(dev, "one", 3), 0);
+	ck_assert_int_eq(va_dev_state_save(dev, "pairs=2", 7), 0);
+	ck_assert_int_eq(access(state_file, R_OK), 0);
+	restart();
+	ck_assert_uint_eq(restores, 0);
+	negotiate(SESS);			/* the same driver session */
+	ck_assert_uint_eq(restores, 1);
+	ck_assert_str_eq(restored, "pairs=2");
+	/* A reset in the session: the driver does not send it again. */
+	ck_assert_uint_eq(set_status(SESS, 0), 0);
+	ck_assert_uint_eq(restores, 1);
+	negotiate(SESS);
+	ck_assert_uint_eq(restores, 2);
+	ck_assert_str_eq(restored, "pairs=2");
+}
+END_TEST
+
+START_TEST(test_state_other_session_discarded)
+{
+	negotiate(SESS);
+	ck_assert_int_eq(va_dev_state_save(dev, "promisc", 7), 0);
+	restart();
+	negotiate(SESS + 1);			/* a rebooted guest */
+	ck_assert_uint_eq(restores, 0);
+	ck_assert_int_eq(access(state_file, F_OK), -1);
+	/* Nor does the old session get it back. */
+	negotiate(SESS);
+	ck_assert_uint_eq(restores, 0);
+	/* No driver session: nothing to save it for. */
+	restart();
+	ck_assert_int_eq(va_dev_state_save(dev, "x", 1), -ENOTCONN);
+}
+END_TEST
+
+START_TEST(test_state_bad_file_ignored)
+{
+	static const char *const cases[] = { "trunc", "flip", "magic",
+					     "garbage", "long" };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		restart();
+		negotiate(SESS);
+		ck_assert_int_eq(va_dev_state_save(dev, "valid", 5), 0);
+		if (!strcmp(cases[i], "trunc"))
+			poke_file(30, "", 0, 1);
+		else if (!strcmp(cases[i], "flip"))
+			poke_file(37, "V", 1, 0);	/* a byte of "valid" */
+		else if (!strcmp(cases[i], "magic"))
+			poke_file(0, "XX", 2, 0);
+		else if (!strcmp(cases[i], "garbage"))
+			poke_file(0, "not a state file at all", 23, 1);
+		else
+			poke_file(36, "valid++", 7, 1);	/* longer */
+		restart();
+		negotiate(SESS);
+		ck_assert_msg(restores == 0, "%s: restored", cases[i]);
+	}
+	/* The device refuses the bytes: forgotten, not given again. */
+	restart();
+	negotiate(SESS);
+	ck_assert_int_eq(va_dev_state_save(dev, "valid", 5), 0);
+	restart();
+	refuse_restore = 1;
+	negotiate(SESS);
+	ck_assert_uint_eq(restores, 1);
+	ck_assert_uint_eq(set_status(SESS, 0), 0);
+	negotiate(SESS);
+	ck_assert_uint_eq(restores, 1);
+}
+END_TEST
+
+/* A device without ->restore_state (blkd) makes no directory. */
+START_TEST(test_state_none_without_restore)
+{
+	struct va_dev_ops plain = ops;
+	struct va_dev_info info = {
+		.device_id = 0x7f00, .num_queues = 1, .max_queue_size = QSIZE,
+	};
+	struct va_dev_opts opts = {
+		.guest_domid = GUEST, .port = PORT, .name = "t",
+		.state_dir = state_file,	/* a path no one made */
+	};
+	struct va_dev *d;
+
+	plain.restore_state = NULL;
+	ck_assert_int_eq(va_dev_new(loop, NULL, &info, &plain, NULL, &opts,
+				    &d), 0);
+	ck_assert_int_eq(access(state_file, F_OK), -1);
+	va_dev_free(d);
+	ck_assert_int_eq(va_dev_new(loop, NULL, &info, &ops, NULL, &opts,
+				    &d), 0);
+	ck_assert_int_eq(access(state_file, F_OK), 0);
+	va_dev_free(d);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("device");
@@ -1653,6 +1828,14 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, test_held_ring_lost);
 	tcase_add_test(tc, test_held_stop);
 	tcase_add_test(tc, test_held_ops_required);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("state");
+	tcase_add_checked_fixture(tc, setup_state, teardown_state);
+	tcase_add_test(tc, test_state_restored_after_restart);
+	tcase_add_test(tc, test_state_other_session_discarded);
+	tcase_add_test(tc, test_state_bad_file_ignored);
+	tcase_add_test(tc, test_state_none_without_restore);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -144,6 +144,85 @@ static void port_ready(struct cons_port *p)
 	ctrl_queue(c, p->id, VIRTIO_CONSOLE_PORT_OPEN, p->host_open);
 }
 
+/* ---- the driver session's state (device.h, va_dev_state_save) ---- */
+
+#define CONS_STATE_VERSION	1u
+
+/* What the driver told us through the control queue (host byte order:
+ * the state file stays on this host). */
+struct cons_state {
+	uint32_t version;
+	uint32_t nr_ports;
+	uint32_t device_ready;		/* DEVICE_READY 1: the ports added */
+	uint32_t ready;			/* bit N: PORT_READY 1 for port N */
+	uint32_t guest_open;		/* bit N: the guest's PORT_OPEN */
+};
+
+static void cons_save_state(struct cons *c)
+{
+	struct cons_state s = {
+		.version = CONS_STATE_VERSION,
+		.nr_ports = c->nr_ports,
+	};
+	unsigned int i;
+
+	for (i = 0; i < c->nr_ports; i++) {
+		s.device_ready |= c->ports[i].added;
+		s.ready |= (uint32_t)c->ports[i].ready << i;
+		s.guest_open |= (uint32_t)c->ports[i].guest_open << i;
+	}
+	va_dev_state_save(c->dev, &s, sizeof(s));
+}
+
+/*
+ * After the renegotiation of a restarted consoled (or a reset in the
+ * session): the ports as the driver set them up, and what the driver
+ * must hear about this process's host side.  Linux's virtio_console takes
+ * again what it has (CONSOLE_PORT and PORT_NAME of a port it knows are
+ * ignored, PORT_ADD of a known port is answered PORT_READY) and takes
+ * RESIZE and PORT_OPEN as news, so every ready port gets port_ready()'s
+ * messages again and a port added but not ready its PORT_ADD.
+ */
+static int cons_restore_state(void *opaque, const void *state, uint32_t len)
+{
+	struct cons *c = opaque;
+	uint32_t mask = (1u << c->nr_ports) - 1u;
+	struct cons_state s;
+	unsigned int i;
+
+	if (len != sizeof(s)) {
+		va_warn("saved state refused: %u bytes, not %zu", len,
+			sizeof(s));
+		return -EINVAL;
+	}
+	memcpy(&s, state, sizeof(s));
+	if (s.version != CONS_STATE_VERSION || s.nr_ports != c->nr_ports ||
+	    s.device_ready > 1 || (s.ready & ~mask) || (s.guest_open & ~mask) ||
+	    (!s.device_ready && (s.ready | s.guest_open)) || !c->multiport) {
+		va_warn("saved state refused: version %u, %u ports (have %u), "
+			"ready %#x open %#x, multiport %d", s.version,
+			s.nr_ports, c->nr_ports, s.ready, s.guest_open,
+			c->multiport);
+		return -EINVAL;
+	}
+	if (!s.device_ready)
+		return 0;
+	for (i = 0; i < c->nr_ports; i++) {
+		struct cons_port *p = &c->ports[i];
+
+		p->added = true;
+		p->guest_open = s.guest_open & (1u << i);
+		if (s.ready & (1u << i))
+			port_ready(p);
+		else
+			ctrl_queue(c, i, VIRTIO_CONSOLE_PORT_ADD, 1);
+		cons_port_watch(p);
+	}
+	va_notice("restored: %u port(s), ready %#x, open in the guest %#x",
+		  c->nr_ports, s.ready, s.guest_open);
+	return 0;
+}
+
 static void ctrl_request(struct cons *c, const struct va_req *req)
 {
 	struct cons_ctrl m;
@@ -174,6 +253,7 @@ static void ctrl_request(struct cons *c, const struct va_req *req)
 			c->ports[i].added = true;
 			ctrl_queue(c, i, VIRTIO_CONSOLE_PORT_ADD, 1);
 		}
+		cons_save_state(c);
 		return;
 	case VIRTIO_CONSOLE_PORT_READY:
 		if (!m.value) {
@@ -182,12 +262,14 @@ static void ctrl_request(struct cons *c, const struct va_req *req)
 			return;
 		}
 		port_ready(&c->ports[m.id]);
+		cons_save_state(c);
 		return;
 	case VIRTIO_CONSOLE_PORT_OPEN:
 		c->ports[m.id].guest_open = m.value != 0;
 		va_info("port %" PRIu32 ": guest %s", m.id,
 			m.value ? "open" : "closed");
 		cons_port_watch(&c->ports[m.id]);
+		cons_save_state(c);
 		return;
 	}
 }
@@ -463,6 +545,7 @@ static const struct va_dev_ops cons_ops = {
 	.get_config = cons_config,
 	.write_config = cons_write_config,
 	.driver_ok = cons_driver_ok,
+	.restore_state = cons_restore_state,
 	.reset = cons_reset,
 };
 

@@ -19,6 +19,12 @@
  * `discarded`).  Host input is read only while the port's receive queue
  * holds buffers, straight into them.
  *
+ * Restart.  DEVICE_READY and each port's PORT_READY and PORT_OPEN from the
+ * guest are saved for the driver session (va_dev_state_save) and restored
+ * when the session renegotiates with a restarted consoled, which then
+ * tells the driver its own host side's state (virtio_console sends none
+ * of them again).
+ *
  * console.c: the device (queues, ports, control messages, config);
  * console-host.c: the host side of a port (pty, socket, stdio) and the
  * log; console-ctrl.c: the control messages' pure rules; main.c: options.

@@ -298,6 +298,102 @@ static void tx_drop(struct net_pair *p)
 	p->tx_tail = NULL;
 }
 
+/* ---- the driver session's state (device.h, va_dev_state_save) ---- */
+
+#define NET_STATE_VERSION	1u
+
+enum {
+	NS_PROMISC	= 1u << 0,
+	NS_ALLMULTI	= 1u << 1,
+	NS_ALLUNI	= 1u << 2,
+	NS_NOMULTI	= 1u << 3,
+	NS_NOUNI	= 1u << 4,
+	NS_NOBCAST	= 1u << 5,
+	NS_UC_OVERFLOW	= 1u << 6,
+	NS_MC_OVERFLOW	= 1u << 7,
+};
+
+/* What the driver set through the control queue (host byte order: the
+ * state file stays on this host). */
+struct net_state {
+	uint32_t version;
+	uint16_t active;		/* VQ_PAIRS_SET */
+	uint8_t flags;			/* NS_*: CTRL_RX */
+	uint8_t uc_count, mc_count;	/* CTRL_MAC tables */
+	uint8_t mac[6];			/* MAC_ADDR_SET */
+	uint8_t uc[NET_MAC_TABLE_MAX][6];
+	uint8_t mc[NET_MAC_TABLE_MAX][6];
+	uint64_t vlans[NET_VLAN_IDS / 64];	/* CTRL_VLAN */
+};
+
+static void net_save_state(struct net *n)
+{
+	const struct net_filter *f = &n->filter;
+	struct net_state s;
+
+	memset(&s, 0, sizeof(s));
+	s.version = NET_STATE_VERSION;
+	s.active = (uint16_t)n->active;
+	s.flags = (uint8_t)((f->promisc ? NS_PROMISC : 0) |
+			    (f->allmulti ? NS_ALLMULTI : 0) |
+			    (f->alluni ? NS_ALLUNI : 0) |
+			    (f->nomulti ? NS_NOMULTI : 0) |
+			    (f->nouni ? NS_NOUNI : 0) |
+			    (f->nobcast ? NS_NOBCAST : 0) |
+			    (f->uc_overflow ? NS_UC_OVERFLOW : 0) |
+			    (f->mc_overflow ? NS_MC_OVERFLOW : 0));
+	s.uc_count = (uint8_t)f->uc_count;
+	s.mc_count = (uint8_t)f->mc_count;
+	memcpy(s.mac, f->mac, 6);
+	memcpy(s.uc, f->uc, sizeof(s.uc));
+	memcpy(s.mc, f->mc, sizeof(s.mc));
+	memcpy(s.vlans, f->vlans, sizeof(s.vlans));
+	va_dev_state_save(n->dev, &s, sizeof(s));
+}
+
+static int net_restore_state(void *opaque, const void *state, uint32_t len)
+{
+	struct net *n = opaque;
+	struct net_filter *f = &n->filter;
+	struct net_state s;
+
+	if (len != sizeof(s)) {
+		va_warn("net: saved state refused: %u bytes, not %zu", len,
+			sizeof(s));
+		return -EINVAL;
+	}
+	memcpy(&s, state, sizeof(s));
+	if (s.version != NET_STATE_VERSION || !s.active ||
+	    s.active > n->o.pairs || s.uc_count > NET_MAC_TABLE_MAX ||
+	    s.mc_count > NET_MAC_TABLE_MAX) {
+		va_warn("net: saved state refused: version %u, %u pairs "
+			"(at most %u), tables %u/%u", s.version, s.active,
+			n->o.pairs, s.uc_count, s.mc_count);
+		return -EINVAL;
+	}
+	f->promisc = s.flags & NS_PROMISC;
+	f->allmulti = s.flags & NS_ALLMULTI;
+	f->alluni = s.flags & NS_ALLUNI;
+	f->nomulti = s.flags & NS_NOMULTI;
+	f->nouni = s.flags & NS_NOUNI;
+	f->nobcast = s.flags & NS_NOBCAST;
+	f->uc_overflow = s.flags & NS_UC_OVERFLOW;
+	f->mc_overflow = s.flags & NS_MC_OVERFLOW;
+	f->uc_count = s.uc_count;
+	f->mc_count = s.mc_count;
+	memcpy(f->mac, s.mac, 6);
+	memcpy(f->uc, s.uc, sizeof(s.uc));
+	memcpy(f->mc, s.mc, sizeof(s.mc));
+	memcpy(f->vlans, s.vlans, sizeof(s.vlans));
+	set_active(n, s.active);
+	va_notice("net: restored: %u queue pair(s), promisc %d allmulti %d "
+		  "uc %u%s mc %u%s", n->active, f->promisc, f->allmulti,
+		  f->uc_count, f->uc_overflow ? "+" : "", f->mc_count,
+		  f->mc_overflow ? "+" : "");
+	va_dev_config_update(n->dev);	/* the driver's MAC */
+	return 0;
+}
+
 /* ---- control ---- */
 
 static void ctrl(struct net *n, struct va_req *req)
@@ -336,6 +432,10 @@ static void ctrl(struct net *n, struct va_req *req)
 	}
 	if (what & (NET_CTRL_ANNOUNCE_ACK | NET_CTRL_MAC_CHANGED))
 		va_dev_config_update(n->dev);
+	/* Everything but the announcement's acknowledgement is state the
+	 * driver will not send again after a renegotiation. */
+	if (ack == VIRTIO_NET_OK && req->out[0] != VIRTIO_NET_CTRL_ANNOUNCE)
+		net_save_state(n);
 	if (req->in_len < 1) {
 		va_req_complete(req, 0);
 		return;
@@ -425,6 +525,7 @@ static const struct va_dev_ops net_ops = {
 	.set_features = net_set_features,
 	.get_config = net_get_config,
 	.driver_ok = net_driver_ok,
+	.restore_state = net_restore_state,
 	.reset = net_reset,
 };
 

@@ -22,7 +22,10 @@
  * waits, in order, until the fd is writable (bounded by the queue size).
  * Control: net_ctrl_apply; VQ_PAIRS_SET attaches and detaches TAP queues,
  * ANNOUNCE_ACK clears the ANNOUNCE status, MAC_ADDR_SET updates the
- * config's MAC.
+ * config's MAC.  What the other commands set (pairs, receive filter, MAC
+ * tables and address, VLANs) is saved for the driver session after each
+ * (va_dev_state_save) and restored when the session renegotiates with a
+ * restarted netd: virtio_net never sends it again.
  * Status: LINK_UP follows the TAP (up, with carrier) with
  * link_follows_tap, else is always set; ANNOUNCE is set whenever a driver
  * reaches DRIVER_OK with GUEST_ANNOUNCE (after a daemon restart, that is

@@ -13,7 +13,9 @@
  *
  * MULTIPORT: DEVICE_READY once the control receive buffers are posted,
  * PORT_READY for every PORT_ADD (again for a port already added), PORT_OPEN
- * 1 for the console port; the host's PORT_OPEN is shown and respected (a
+ * 1 for the console port (CONSOLE_PORT and PORT_NAME for a port that has
+ * them already are ignored, as Linux does); the host's PORT_OPEN is shown
+ * and respected (a
  * named port's input is read only while the host side is open).  SIZE: the
  * size from the config (without MULTIPORT) or RESIZE is shown as a line
  * "console: size ROWSxCOLS" and set on stdout when it is a terminal.
@@ -22,8 +24,10 @@
  * a receive buffer is posted again only once its bytes were written out,
  * so a stalled reader of our output leaves the device without buffers.
  *
- * After a device restart (the library renegotiates and replays what was
- * in flight) DEVICE_READY is sent again, so the new device adds the ports.
+ * After a device restart the library renegotiates and replays what was in
+ * flight; like Linux's virtio_console, nothing else is sent (no second
+ * DEVICE_READY): the device restores the driver session's state
+ * (protocol.md 11.4) and says what changed on its side (PORT_OPEN).
  *
  * Lines on stderr: "console: ready: ...", "console: port N: added",
  * "...: name NAME", "...: host open 0|1", "console: size RxC", and the
@@ -532,7 +536,9 @@ static void handle_ctrl(struct gcons *gc, const uint8_t *buf, uint32_t len)
 			gc->ctx->prog, m.id);
 		return;
 	case VIRTIO_CONSOLE_CONSOLE_PORT:
-		if (!m.value)
+		/* Again for the console (a restarted device): nothing, as
+		 * Linux's virtio_console. */
+		if (!m.value || p->is_console)
 			return;
 		port_console(gc, m.id);
 		p->guest_open = true;
@@ -553,6 +559,8 @@ static void handle_ctrl(struct gcons *gc, const uint8_t *buf, uint32_t len)
 			port_pump(p);
 		return;
 	case VIRTIO_CONSOLE_PORT_NAME:
+		if (p->name[0])		/* named already: as Linux, ignored */
+			return;
 		n = len - CONS_CTRL_HDR;
 		if (n > CONS_NAME_MAX)
 			n = CONS_NAME_MAX;
@@ -659,8 +667,6 @@ static void config_work(struct va_loop *loop, void *opaque)
 		gc->restarts++;
 		fprintf(stderr, "%s: console: the device restarted\n",
 			gc->ctx->prog);
-		if (gc->multiport && start_multiport(gc) < 0)
-			gc_fatal(gc, -EIO, "DEVICE_READY after a restart");
 	}
 	if (!gc->multiport && read_size(gc) < 0)
 		fprintf(stderr, "%s: console: reading the config failed\n",

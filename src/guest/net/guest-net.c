@@ -3,6 +3,9 @@
  * virtio-argo-guest net tap NAME: probing the virtio-net device, its
  * config, the control queue (VQ_PAIRS_SET, ANNOUNCE_ACK), config changes
  * (link status -> the TAP's carrier, announcements), signals and counters.
+ * As Linux's virtio_net, it sends its control state (queue pairs, receive
+ * mode) once, never again after the library renegotiated with a restarted
+ * device: the device keeps it for the driver session (protocol.md 11.4).
  * See guest-net.h; the TAP and the data path are in guest-net-tap.c.
  *
  * Counters (SIGUSR1 and at exit, on stderr), one line per queue pair and
@@ -42,10 +45,9 @@ struct gnet_ctrl {
 	int result;
 };
 
-static struct gnet_ctrl announce_ctrl, pairs_ctrl;
+static struct gnet_ctrl announce_ctrl;
 /* SIGHUP: the receive mode; SIGUSR2: the bad command. */
 static struct gnet_ctrl promisc_ctrl, allmulti_ctrl, table_ctrl, bad_ctrl;
-static uint64_t seen_renegotiations;
 
 /* ---- features ---- */
 
@@ -258,29 +260,6 @@ static int set_pairs(struct gnet *n)
 
 /* ---- config changes ---- */
 
-/*
- * A device that restarted starts over with one queue pair: after the
- * library renegotiated (seen here, on the config event a new session
- * brings, or on the next one), ask for ours again.
- */
-static void resend_pairs(struct gnet *n)
-{
-	struct va_guest_stats st;
-	uint16_t v = htole16((uint16_t)n->npairs);
-
-	va_guest_get_stats(n->g, &st);
-	if (st.renegotiations == seen_renegotiations ||
-	    !gnet_has(n, VIRTIO_NET_F_MQ) || pairs_ctrl.busy)
-		return;
-	seen_renegotiations = st.renegotiations;
-	if (ctrl_submit(n, &pairs_ctrl, VIRTIO_NET_CTRL_MQ,
-			VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &v, sizeof(v)) < 0)
-		n->ctrl_errors++;
-	else
-		fprintf(stderr, "%s: net %s: queue pairs %u asked again\n",
-			n->ctx->prog, n->o.tap, n->npairs);
-}
-
 static void config_work(struct va_loop *loop, void *opaque)
 {
 	uint8_t cfg[offsetof(struct virtio_net_config, max_virtqueue_pairs)];
@@ -290,7 +269,6 @@ static void config_work(struct va_loop *loop, void *opaque)
 
 	if (n->stopping)
 		return;
-	resend_pairs(n);
 	if (!gnet_has(n, VIRTIO_NET_F_STATUS))
 		return;
 	r = read_config(n, cfg, sizeof(cfg));

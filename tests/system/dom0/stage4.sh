@@ -15,7 +15,11 @@
 #              on; the sha256 of both sides must match (the guest prints
 #              its sums on its console).
 # After each restart the guest's driver must acknowledge netd's
-# ANNOUNCE.  Teardown: netd exits 0 on SIGTERM and logged no error or
+# ANNOUNCE, and the new netd must have restored the guest's two queue
+# pairs from its state file (the stock virtio_net never sends
+# VQ_PAIRS_SET again): after the first restart, while the guest waits
+# for the second transfer, vatap0 has both queues attached, so the
+# second pair receives again.  Teardown: netd exits 0 on SIGTERM and logged no error or
 # warning.  Exit 0 when every step passed; the first failure ends it.
 PORT=0x5641e000
 MAC=02:00:00:76:61:2a
@@ -50,6 +54,21 @@ restart_netd_at() {
 	wait $netd
 	start_netd "$4"
 	step "netd SIGKILLed mid-transfer (vatap0 $2 past 16 MiB) and started again"
+}
+# pairs_restored LOGNAME [queues]: the netd of LOGNAME restored two queue
+# pairs; with "queues" also vatap0 has both queues attached (tun's real
+# receive queues, in sysfs, are the attached ones), which holds only
+# while the guest's driver is bound: after the last transfer the domU
+# unbinds it (a reset: one pair), so netd3 is checked by its log alone.
+pairs_restored() {
+	wait_for 60 'net: restored: 2 queue pair' "/tmp/$1.log"
+	if [ "${2:-}" = queues ]; then
+		n=$(ls /sys/class/net/vatap0/queues | grep -c '^rx-')
+		[ "$n" = 2 ] || die "$1: vatap0 has $n receive queue(s) attached, not 2"
+		step "$1 restored two queue pairs without VQ_PAIRS_SET: vatap0 has 2 queues"
+	else
+		step "$1 restored two queue pairs without VQ_PAIRS_SET"
+	fi
 }
 # wait_pid SECONDS PID WHAT: until PID has exited with status 0.
 wait_pid() {
@@ -92,6 +111,8 @@ wait_for 180 'DOMUnet: .* up: MAC'
 grep -q "domain $NAME is dom$id" /tmp/netd.log || die "netd did not follow $NAME"
 grep -q 'queue pairs set to 2' /tmp/netd.log ||
 	die "no VQ_PAIRS_SET 2 from the guest's virtio_net"
+n=$(ls /sys/class/net/vatap0/queues | grep -c '^rx-')
+[ "$n" = 2 ] || die "vatap0 has $n receive queue(s) attached, not 2"
 step "virtio_net in dom$id up on netd, two queue pairs"
 
 wait_for 120 'DOMUnet: PINGED'
@@ -118,6 +139,7 @@ got=$(sed -n 's/.*DOMUnet: d2g sha256 \([0-9a-f]*\) .*/\1/p' "$CONSOLE")
 step "64 MiB to the guest across a netd restart, sha256 equal"
 wait_for 60 'announce acknowledged' /tmp/netd2.log
 step "the guest announced itself to the new netd"
+pairs_restored netd2 queues
 
 # Its stdin must never end (busybox nc stops at its stdin's end): a
 # FIFO it holds open for writing itself.
@@ -132,6 +154,7 @@ want=$(sed -n 's/.*DOMUnet: g2d sha256 \([0-9a-f]*\).*/\1/p' "$CONSOLE")
 	die "64 MiB from the guest: sha256 $sum ($(wc -c </tmp/g2d) bytes), sent $want"
 step "64 MiB from the guest across a netd restart, sha256 equal"
 wait_for 60 'announce acknowledged' /tmp/netd3.log
+pairs_restored netd3
 wait_for 120 'DOMUnet: PASS'
 step "counters clean, virtio_net unbound cleanly"
 

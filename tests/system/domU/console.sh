@@ -58,6 +58,11 @@ done
 setsid sh -c "exec <>/dev/$hvc >&0 2>&0; echo 'DOMUconsole: shell on $hvc' >/dev/console; exec sh" ||
 	die "the shell on $hvc failed"
 say "the shell on $hvc exited"
+# The ports' counters as virtio_console keeps them (debugfs), for the log.
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+for f in /sys/kernel/debug/virtio-ports/vport*; do
+	[ -f "$f" ] && say "$(basename "$f"): $(grep -E 'bytes_|connected' "$f" | tr '\n\t' '  ')"
+done
 
 st=/sys/devices/platform/virtio-argo.0/stats
 say "virtio-argo.0: $(tr '\n' ' ' <$st)"
