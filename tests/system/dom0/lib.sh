@@ -39,14 +39,16 @@ wait_for() {
 wait_text() {
 	wait_grep -F "$@"
 }
-# wait_grep -E|-F SECONDS PATTERN [FILE]
+# wait_grep -E|-F SECONDS PATTERN [FILE]; a stage with other domUs sets
+# FAILED (their failure marker, a basic regular expression) and FAILED_IN
+# (their console logs) before waiting.
 wait_grep() {
 	mode=$1
 	shift
 	i=0
 	while ! tr -d '\r' <"${3:-$CONSOLE}" 2>/dev/null | grep -q $mode -e "$2"; do
-		grep -q 'DOMU[0-9a-z]*: FAILED' "$CONSOLE" 2>/dev/null &&
-			die "the domU failed"
+		grep -q "${FAILED:-DOMU[0-9a-z]*: FAILED}" ${FAILED_IN:-"$CONSOLE"} \
+			2>/dev/null && die "a domU failed"
 		i=$((i + 1))
 		[ $i -lt $(($1 * 5)) ] || die "no '$2' within $1 s"
 		sleep 0.2

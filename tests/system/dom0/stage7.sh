@@ -27,23 +27,14 @@ LOGS="/tmp/xl7-*.log"
 CON_D=/var/log/xen/console/guest-va-fdrv.log
 CON_G=/var/log/xen/console/guest-va-fguest.log
 CON_O=/var/log/xen/console/guest-va-fother.log
+# Any of the three domains' FAILED markers ends a wait at once.
+FAILED='FLASK-[a-z]*: FAILED'
+FAILED_IN="$CON_D $CON_G $CON_O"
 stage_cleanup() {
 	for n in va-fguest va-fother; do
 		echo "---- $n console ----"
 		cat /var/log/xen/console/guest-$n.log 2>/dev/null
 		xl destroy $n 2>/dev/null
-	done
-}
-# flask_wait SECONDS PATTERN FILE: like wait_for, but any of the three
-# domains' FAILED markers ends the wait at once.
-flask_wait() {
-	i=0
-	while ! grep -q "$2" "$3" 2>/dev/null; do
-		grep -q 'FLASK-[a-z]*: FAILED' $CON_D $CON_G $CON_O 2>/dev/null &&
-			die "a domU failed"
-		i=$((i + 1))
-		[ $i -lt $(($1 * 5)) ] || die "no '$2' within $1 s"
-		sleep 0.2
 	done
 }
 # create NAME PART LABEL: xl create with that name, va_flask=PART and
@@ -78,23 +69,23 @@ create va-fother other domU_t
 oth=$id
 
 xenstore-write /local/domain/$drv/data/va-peer $gst || die "xenstore-write"
-flask_wait 60 "serving dom$gst" $CON_D
+wait_text 60 "serving dom$gst" $CON_D
 step "the driver domain (dom$drv) serves dom$gst"
 xenstore-write /local/domain/$gst/data/va-peer $drv || die "xenstore-write"
-flask_wait 60 "round 1: 16 echoes from dom$drv" $CON_G
+wait_text 60 "round 1: 16 echoes from dom$drv" $CON_G
 step "the guest (dom$gst): round 1, 16 messages echoed by the driver domain"
 
 xenstore-write /local/domain/$oth/data/va-peer $drv || die "xenstore-write"
-flask_wait 60 'FLASK-other: PASS' $CON_O
+wait_text 60 'FLASK-other: PASS' $CON_O
 grep -q "register towards dom$drv: -EACCES" $CON_O &&
 	grep -q "sendv to dom$drv: -EACCES" $CON_O ||
 	die "dom$oth's refusals not both -EACCES"
 step "dom$oth (domU_t): register towards dom$drv and sendv to it: -EACCES"
 
 xenstore-write /local/domain/$gst/data/va-round 2 || die "xenstore-write"
-flask_wait 60 "round 2: 16 echoes from dom$drv" $CON_G
-flask_wait 60 'FLASK-guest: PASS' $CON_G
-flask_wait 60 'FLASK-driver: PASS' $CON_D
+wait_text 60 "round 2: 16 echoes from dom$drv" $CON_G
+wait_text 60 'FLASK-guest: PASS' $CON_G
+wait_text 60 'FLASK-driver: PASS' $CON_D
 grep -q "PASS: echoed 32 messages, all from dom$gst" $CON_D ||
 	die "the driver domain did not echo exactly the guest's 32 messages"
 grep -qw "dom$oth" $CON_D && die "the driver domain's log mentions dom$oth"
