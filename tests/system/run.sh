@@ -61,14 +61,16 @@
 #   stage 6  a driver domain that is not dom0: dom0 (the toolstack only)
 #            creates va-driver (tests/system/driver/: /dev/argo, blkd,
 #            netd, consoled; its disk a loop device given by xl; TAP in
-#            br0 10.99.1.1/24) and then va-guest with its
-#            devices there; the daemons find the guest by name through a
-#            key of the toolstack's (config/virtio-argo-xs-guest): fio
-#            verify, ext4 and e2fsck, ping and 16 MiB over TCP each way
-#            to the driver domain (sha256), a command through consoled's
-#            socket into the guest's shell on its virtio console; then
-#            `xl destroy va-driver` during the guest's writes: the
-#            guest lives on, its writes stall.
+#            br0 10.99.1.1/24) and then va-guest (2 vCPUs) with its
+#            devices there; each side finds the other through keys the
+#            toolstack writes (config/virtio-argo-xs-guest, -xs-devices):
+#            fio verify, ext4 and e2fsck, ping and 16 MiB over TCP each
+#            way to the driver domain (sha256); then `xl destroy
+#            va-driver` during the guest's writes (the guest lives on,
+#            its writes stall), va-driver created again (a new domid),
+#            the guest's devices follow: writes resume, fio verify,
+#            e2fsck, checksums, ping, and a command through consoled's
+#            socket into the guest's shell on its virtio console.
 #   stage 7  FLASK, in a boot of its own: Xen built again with XSM/FLASK
 #            (config/flask/xen-flask.config, cached beside the first
 #            build), flask=enforcing with our policy (config/flask/,
@@ -342,14 +344,13 @@ for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do
 	add_bin "$rd" "$xutils/usr/lib/xen-4.17/bin/$b" "/usr/lib/xen-4.17/bin/$b"
 	ln -sf "/usr/lib/xen-4.17/bin/$b" "$rd/bin/$b"
 done
-for b in read write ls list chmod rm; do
+for b in read write ls list exists chmod rm; do
 	add_bin "$rd" "$xutils/usr/bin/xenstore-$b"
 done
-# Stage xs: the script that writes a guest's device keys.
-cp "$src/config/virtio-argo-xs-devices" "$rd/bin/"
-# Stage 6: the toolstack's key for a driver domain, the loop device its
+# Stage 6: the toolstack's keys for a driver domain and its guest
+# (config/), the loop device its
 # disk is and the hotplug script that hands it to xen-blkback.
-cp "$src/config/va-driver-guest" "$rd/bin/"
+cp "$src/config/virtio-argo-xs-guest" "$src/config/virtio-argo-xs-devices" "$rd/bin/"
 add_modules "$rd" order.dd loop xen-blkback
 mkdir -p "$rd/etc/xen/scripts"
 cp "$src/tests/system/dom0/va-block" "$rd/etc/xen/scripts/"
