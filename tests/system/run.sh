@@ -61,26 +61,29 @@
 #   stage 6  a driver domain that is not dom0: dom0 (the toolstack only)
 #            creates va-driver (tests/system/driver/: /dev/argo, blkd,
 #            netd, consoled; its disk a loop device given by xl; TAP in
-#            br0 10.99.1.1/24) and then va-guest (2 vCPUs) with its
+#            br0 10.99.1.1/24) and then va-guest (1 vCPU) with its
 #            devices there; each side finds the other through keys the
 #            toolstack writes (config/virtio-argo-xs-guest, -xs-devices):
 #            fio verify, ext4 and e2fsck, ping and 16 MiB over TCP each
 #            way to the driver domain (sha256); then `xl destroy
-#            va-driver` during the guest's writes (the guest lives on,
-#            its writes stall), va-driver created again (a new domid),
-#            the guest's devices follow: writes resume, fio verify,
-#            e2fsck, checksums, ping, and a command through consoled's
-#            socket into the guest's shell on its virtio console.
+#            va-driver` during the guest's raw and ext4 writes (the guest
+#            lives on, its writes stall), va-driver created again (a new
+#            domid), the guest's devices follow: the writes held
+#            (hold_s=600) are replayed, none fails, all read back right;
+#            fio verify, e2fsck, checksums, ping, and a command through
+#            consoled's socket into the guest's shell on its virtio
+#            console.
 #   stage 7  FLASK, in a boot of its own: Xen built again with XSM/FLASK
 #            (config/flask/xen-flask.config, cached beside the first
 #            build), flask=enforcing with our policy (config/flask/,
 #            built here with checkpolicy from Xen's policy sources and
-#            loaded as a multiboot module); three xl-created domUs with
-#            seclabels: a driver (va_driver_t) echoes a guest's
-#            (va_guest_t) Argo messages before and after a domain of
-#            Xen's domU_t gets exactly -EACCES from registering a ring
-#            towards the driver and from sending to it; Xen's console
-#            has the two AVC denials and no other.
+#            loaded as a multiboot module); stage 6 again with the driver
+#            domain labelled va_driver_t and the guest va_guest_t, and
+#            meanwhile a third domain of Xen's domU_t gets exactly
+#            -EACCES from registering a ring towards the driver domain
+#            and from sending to consoled's port there; Xen's console
+#            has the two AVC denials and no other, the daemons' logs
+#            nothing of it.
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.
@@ -325,7 +328,7 @@ for b in read write; do
 	add_bin "$drd" "$xutils/usr/bin/xenstore-$b"
 done
 cp "$ours/virtio_argo_core.ko" "$drd/modules/"
-add_modules "$drd" order xen-blkfront tun bridge
+add_modules "$drd" order xen-blkfront tun bridge crc32c_generic ext4
 cp "$src/tests/system/driver/init" "$drd/"
 chmod +x "$drd/init"
 
