@@ -7,8 +7,10 @@
  * renegotiates.
  *
  * File: <state_dir>/<name>-<guest>-<port>.state, a header (below) and the
- * device's bytes; written whole to a temporary file and renamed over the
- * old one, so a reader sees the old or the new contents, never a mix.
+ * device's bytes; written whole to a temporary file, synced, and renamed
+ * over the old one, the directory synced after: a reader sees the old or
+ * the new contents, never a mix, also after the driver domain itself was
+ * destroyed or crashed (its state directory on a disk that outlives it).
  * Host byte order: the file never leaves the host.  A file that does not
  * check out (size, magic, version, device id, port, length, checksum) is
  * refused with a log line and left alone until the next save replaces it.
@@ -220,6 +222,28 @@ void dev_state_restore(struct va_dev *dev)
 		  dev->name, dev->guest, dev->st.session, dev->st.len);
 }
 
+/* fsync the directory that holds PATH: the rename itself made durable. */
+static int sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, r = 0;
+
+	dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	if (!dir)
+		return -ENOMEM;
+	fd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+	} else {
+		if (fsync(fd) < 0)
+			r = -errno;
+		close(fd);
+	}
+	free(dir);
+	return r;
+}
+
 static int state_write(struct va_dev *dev)
 {
 	struct state_hdr h;
@@ -244,12 +268,16 @@ static int state_write(struct va_dev *dev)
 		if (write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) ||
 		    write(fd, dev->st.data, h.len) != (ssize_t)h.len)
 			r = errno ? -errno : -EIO;
+		if (!r && fdatasync(fd) < 0)
+			r = -errno;
 		if (close(fd) < 0 && !r)
 			r = -errno;
 		if (!r && rename(tmp, dev->st.path) < 0)
 			r = -errno;
 		if (r)
 			unlink(tmp);
+		else
+			r = sync_dir(dev->st.path);
 	}
 	free(tmp);
 	return r;

@@ -174,7 +174,7 @@ static bool vargo_ctrl_claim(struct vargo_dev *vd, u8 msg_id, bool *stopping,
 
 	spin_lock_irqsave(&vd->lock, flags);
 	/*
-	 * Tearing down, or a device unreachable for VARGO_HOLD_MAX (failing: its
+	 * Tearing down, or a device unreachable for hold_s seconds (failing: its
 	 * requests are being completed with errors): nothing waits for the
 	 * device's fences any more, and once a stopping device has not
 	 * answered, the rest is not even asked.

@@ -14,6 +14,11 @@ unsigned int vargo_ring_len = VA_RING_LEN_DEFAULT;
 module_param_named(ring_len, vargo_ring_len, uint, 0444);
 MODULE_PARM_DESC(ring_len, "Data bytes of each device's Argo ring");
 
+unsigned int vargo_hold_s = VARGO_HOLD_S_DEFAULT;
+module_param_named(hold_s, vargo_hold_s, uint, 0444);
+MODULE_PARM_DESC(hold_s,
+		 "Seconds requests wait for an unreachable device before they fail (1-86400)");
+
 /* By index (devices= order, or XenStore's <n>); NULL: no such device. */
 static struct vargo_dev *vargo_devs[VARGO_MAX_DEVICES];
 static bool vargo_xs;
@@ -152,7 +157,7 @@ static void vargo_probe_work(struct work_struct *work)
 	vd->last_heard = jiffies;
 	if (!vd->stopping)
 		queue_delayed_work(system_long_wq, &vd->watch_work,
-				   VARGO_HOLD_MAX / 4);
+				   VARGO_SILENT_MAX / 4);
 	/* Told to move while this probe went on: reneg_work moves now. */
 	if (vd->moving)
 		vargo_schedule_reneg(vd, 0);
@@ -402,6 +407,10 @@ static int __init vargo_init(void)
 	}
 	if (!va_ring_len_ok(vargo_ring_len)) {
 		pr_err("ring_len %u out of range\n", vargo_ring_len);
+		return -EINVAL;
+	}
+	if (vargo_hold_s < 1 || vargo_hold_s > VARGO_HOLD_S_MAX) {
+		pr_err("hold_s %u out of range (1-%u)\n", vargo_hold_s, VARGO_HOLD_S_MAX);
 		return -EINVAL;
 	}
 	if (!strcmp(devices, "xenstore")) {

@@ -242,7 +242,7 @@ bool vargo_move(struct vargo_dev *vd, const struct vargo_addr *to)
 
 /*
  * Renegotiate and replay; on failure retry with back-off.  A device that
- * has not been reachable for VARGO_HOLD_MAX makes the transport fail what is
+ * has not been reachable for hold_s seconds makes the transport fail what is
  * in flight and what comes, until a renegotiation succeeds.
  */
 void vargo_reneg_work(struct work_struct *work)
@@ -278,13 +278,12 @@ void vargo_reneg_work(struct work_struct *work)
 	} else if (err) {
 		vd->backoff = min(vd->backoff * 2, (unsigned long)VARGO_PROBE_BACKOFF_MAX);
 		if (!vd->failing &&
-		    time_after(jiffies, vd->down_since + VARGO_HOLD_MAX)) {
+		    time_after(jiffies, vd->down_since + (unsigned long)vargo_hold_s * HZ)) {
 			vd->failing = true;
 			kick = true;
 			dev_info_ratelimited(&vd->pdev->dev,
 					     "device unreachable for %u s (%d): failing requests until it answers\n",
-					     jiffies_to_msecs(VARGO_HOLD_MAX) / 1000,
-					     err);
+					     vargo_hold_s, err);
 		}
 		if (!vd->stopping)
 			queue_delayed_work(vd->wq, &vd->reneg_work, vd->backoff);
@@ -333,16 +332,16 @@ void vargo_watch_work(struct work_struct *work)
 
 	spin_lock_irqsave(&vd->lock, flags);
 	if (vd->link_up && !vd->broken &&
-	    time_after(jiffies, vd->last_heard + VARGO_HOLD_MAX) &&
+	    time_after(jiffies, vd->last_heard + VARGO_SILENT_MAX) &&
 	    vargo_answer_owed(vd)) {
 		dev_info_ratelimited(&vd->pdev->dev,
 				     "no answer for %u s: renegotiating\n",
-				     jiffies_to_msecs(VARGO_HOLD_MAX) / 1000);
+				     jiffies_to_msecs(VARGO_SILENT_MAX) / 1000);
 		vd->last_heard = jiffies;
 		vargo_schedule_reneg(vd, 0);
 	}
 	if (!vd->stopping)
 		queue_delayed_work(system_long_wq, &vd->watch_work,
-				   VARGO_HOLD_MAX / 4);
+				   VARGO_SILENT_MAX / 4);
 	spin_unlock_irqrestore(&vd->lock, flags);
 }

@@ -118,11 +118,22 @@
  */
 #define VARGO_SEND_TIMEOUT		(5 * HZ)
 /*
- * Requests wait this long for a device that does not answer (its ring
- * gone, full or silent) before they are completed with an error; so does
- * a request that has been replayed VARGO_MAX_REPLAYS times without an answer.
+ * A device that has answered nothing for this long while it owes answers
+ * is probed by a renegotiation (vargo_watch_work()).
  */
-#define VARGO_HOLD_MAX		(20 * HZ)
+#define VARGO_SILENT_MAX		(20 * HZ)
+/*
+ * Requests wait hold_s seconds (module parameter, vargo_hold_s) for a
+ * device that cannot be reached (its ring gone, full or silent, its
+ * renegotiation failing) before they are completed with an error.  The
+ * default suits a backend that restarts in its domain; a deployment whose
+ * driver domain is re-created raises it above that domain's boot time.
+ * A request replayed VARGO_MAX_REPLAYS times without an answer is failed
+ * too.
+ */
+#define VARGO_HOLD_S_DEFAULT		20u
+#define VARGO_HOLD_S_MAX		86400u
+extern unsigned int vargo_hold_s;
 #define VARGO_MAX_REPLAYS		8u
 /* After this long without a violation burst, recovery starts at once. */
 #define VARGO_RECOVER_QUIET	(60 * HZ)
@@ -261,7 +272,7 @@ struct vargo_dev {
 	bool ctrl_gone;			/* stopping and a control timed out */
 	/*
 	 * Under lock: complete chains with an error instead of sending them
-	 * (stopping, broken, or no answer for VARGO_HOLD_MAX).
+	 * (stopping, broken, or unreachable for hold_s seconds).
 	 */
 	bool failing;
 	unsigned long down_since;	/* under lock: jiffies, link_up lost */

@@ -58,16 +58,32 @@
 #            and killed with requests in flight): the guest follows,
 #            replays; then to another backend domain (itself, nothing
 #            served there) and back to dom0: every fio verify clean.
+#   stage 6  a driver domain that is not dom0: dom0 (the toolstack only)
+#            creates va-driver (tests/system/driver/: /dev/argo, blkd,
+#            netd, consoled; its disk a loop device given by xl; TAP in
+#            br0 10.99.1.1/24) and then va-guest (1 vCPU) with its
+#            devices there; each side finds the other through keys the
+#            toolstack writes (config/virtio-argo-xs-guest, -xs-devices):
+#            fio verify, ext4 and e2fsck, ping and 16 MiB over TCP each
+#            way to the driver domain (sha256); then `xl destroy
+#            va-driver` during the guest's raw and ext4 writes (the guest
+#            lives on, its writes stall), va-driver created again (a new
+#            domid), the guest's devices follow: the writes held
+#            (hold_s=600) are replayed, none fails, all read back right;
+#            fio verify, e2fsck, checksums, ping, and a command through
+#            consoled's socket into the guest's shell on its virtio
+#            console.
 #   stage 7  FLASK, in a boot of its own: Xen built again with XSM/FLASK
 #            (config/flask/xen-flask.config, cached beside the first
 #            build), flask=enforcing with our policy (config/flask/,
 #            built here with checkpolicy from Xen's policy sources and
-#            loaded as a multiboot module); three xl-created domUs with
-#            seclabels: a driver (va_driver_t) echoes a guest's
-#            (va_guest_t) Argo messages before and after a domain of
-#            Xen's domU_t gets exactly -EACCES from registering a ring
-#            towards the driver and from sending to it; Xen's console
-#            has the two AVC denials and no other.
+#            loaded as a multiboot module); stage 6 again with the driver
+#            domain labelled va_driver_t and the guest va_guest_t, and
+#            meanwhile a third domain of Xen's domU_t gets exactly
+#            -EACCES from registering a ring towards the driver domain
+#            and from sending to consoled's port there; Xen's console
+#            has the two AVC denials and no other, the daemons' logs
+#            nothing of it.
 #   After the boots every line of the serial logs (Xen, dom0, the domU's
 #   console) that looks like trouble fails the run unless
 #   tests/system/log-allowlist names it.
@@ -77,7 +93,7 @@
 #   BUILDDIR  meson build directory of the daemons (default WORKDIR/meson)
 #   --shell   debug: after the stages, keep the machine up with a shell on
 #             the console (interactive; no timeout)
-#   VA_STAGES     stages to run (default 0,1,2,3,4,5,xs,7); 7 runs in a boot
+#   VA_STAGES     stages to run (default 0,1,2,3,4,5,xs,6,7); 7 runs in a boot
 #             of its own with the FLASK hypervisor
 #   VA_PARTS      stage 3's parts, e.g. config+garbage (default all; see
 #             tests/system/dom0/stage3.sh)
@@ -104,7 +120,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=${1:-$src/build-xen}
 build=${2:-$work/meson}
 cache=${VA_CACHE_DIR:-/var/cache/virtio-argo}
-stages=${VA_STAGES:-0,1,2,3,4,5,xs,7}
+stages=${VA_STAGES:-0,1,2,3,4,5,xs,6,7}
 # Stage 7 boots the FLASK hypervisor; the others share the Argo boot.
 argo_stages=$(echo ",$stages," | sed 's/,7,/,/g; s/^,//; s/,$//')
 case ",$stages," in
@@ -293,11 +309,28 @@ add_modules "$urd" order virtio virtio_ring virtio_blk crc32c_generic ext4
 # Stage 4: the stock virtio_net.
 add_modules "$urd" order.net virtio_net
 cp "$src/tests/system/domU/init" "$src/tests/system/domU/net.sh" \
-	"$src/tests/system/domU/xs.sh" "$urd/"
+	"$src/tests/system/domU/xs.sh" "$src/tests/system/domU/dd.sh" "$urd/"
 chmod +x "$urd/init"
 # Stage 5's guest: the stock virtio_console and its script.
 add_modules "$urd" order.console virtio_console
 cp "$src/tests/system/domU/console.sh" "$urd/"
+
+# Stage 6's driver domain (tests/system/driver/): the argo core, the
+# three daemons, xenstore-read and -write (XenStore is dom0's, reached
+# through /dev/xen/xenbus), blkfront for its disk, tun and bridge.
+drd=$work/initrd-driver
+new_rd "$drd"
+for d in blk/virtio-argo-blkd net/virtio-argo-netd console/virtio-argo-consoled; do
+	add_bin "$drd" "$build/src/devices/$d"
+done
+add_bin "$drd" "$build/tests/integration/console-io"
+for b in read write; do
+	add_bin "$drd" "$xutils/usr/bin/xenstore-$b"
+done
+cp "$ours/virtio_argo_core.ko" "$drd/modules/"
+add_modules "$drd" order xen-blkfront tun bridge crc32c_generic ext4
+cp "$src/tests/system/driver/init" "$drd/"
+chmod +x "$drd/init"
 
 # The dom0 initramfs: stages 0 and 1, and for stage 2 Xen's tools, the
 # domU's kernel, initramfs and xl config.
@@ -314,11 +347,16 @@ for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do
 	add_bin "$rd" "$xutils/usr/lib/xen-4.17/bin/$b" "/usr/lib/xen-4.17/bin/$b"
 	ln -sf "/usr/lib/xen-4.17/bin/$b" "$rd/bin/$b"
 done
-for b in read write ls list chmod rm; do
+for b in read write ls list exists chmod rm; do
 	add_bin "$rd" "$xutils/usr/bin/xenstore-$b"
 done
-# Stage xs: the script that writes a guest's device keys.
-cp "$src/config/virtio-argo-xs-devices" "$rd/bin/"
+# Stage 6: the toolstack's keys for a driver domain and its guest
+# (config/), the loop device its
+# disk is and the hotplug script that hands it to xen-blkback.
+cp "$src/config/virtio-argo-xs-guest" "$src/config/virtio-argo-xs-devices" "$rd/bin/"
+add_modules "$rd" order.dd loop xen-blkback
+mkdir -p "$rd/etc/xen/scripts"
+cp "$src/tests/system/dom0/va-block" "$rd/etc/xen/scripts/"
 # xl's threads dlopen it (pthread_cancel).
 mkdir -p "$rd/lib/x86_64-linux-gnu"
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$rd/lib/x86_64-linux-gnu/"
@@ -338,7 +376,9 @@ add_modules "$rd" order.xen xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc
 mkdir -p "$rd/boot" "$rd/etc/xen"
 cp "$kimg/boot/vmlinuz-$kver" "$rd/boot/vmlinuz"
 pack "$urd" "$rd/boot/initrd-domu.cpio.gz"
-cp "$src/tests/system/domU/guest.cfg" "$rd/etc/xen/"
+pack "$drd" "$rd/boot/initrd-driver.cpio.gz"
+cp "$src/tests/system/domU/guest.cfg" "$src/tests/system/driver/driver.cfg" \
+	"$rd/etc/xen/"
 # Stage 7's domUs: a small initramfs of their own (busybox, the argo core,
 # privcmd, va-flask-peer, xenstore-read).
 if [ $flask = 1 ]; then

@@ -7,10 +7,15 @@
  * NEEDS_RESET, in-flight bounds, batching, -EAGAIN queueing, the
  * fences that hold a reset's reply until the work it dropped has ended,
  * held queues (a second fixture: queue 1 held), and the driver session's
- * state kept across a restart in a state file (a third fixture).
+ * state kept across a restart in a state file (a third fixture), which
+ * must be durable before it counts (the build links this test with
+ * --wrap for fdatasync, fsync and rename, which note what they were
+ * called on, in order).
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,58 @@ static struct va_req *held[MAX_HELD];
 static unsigned int nheld;
 static unsigned int resets;
 static int refuse_features;
+
+/*
+ * The file operations that make a state file durable, in the order they
+ * came: "sync PATH" (fdatasync or fsync of the file or directory open as
+ * fd) and "rename FROM TO", one per line.
+ */
+static char fileops[4096];
+
+static void note_op(const char *op, const char *a, const char *b)
+{
+	size_t n = strlen(fileops);
+	int r = snprintf(fileops + n, sizeof(fileops) - n, "%s %s%s%s\n", op, a,
+			 b ? " " : "", b ? b : "");
+
+	ck_assert(r > 0 && (size_t)r < sizeof(fileops) - n);
+}
+
+static void note_sync(int fd)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	path[n < 0 ? 0 : n] = 0;
+	note_op("sync", path, NULL);
+}
+
+int __real_fdatasync(int fd);
+int __real_fsync(int fd);
+int __real_rename(const char *from, const char *to);
+int __wrap_fdatasync(int fd);
+int __wrap_fsync(int fd);
+int __wrap_rename(const char *from, const char *to);
+
+int __wrap_fdatasync(int fd)
+{
+	note_sync(fd);
+	return __real_fdatasync(fd);
+}
+
+int __wrap_fsync(int fd)
+{
+	note_sync(fd);
+	return __real_fsync(fd);
+}
+
+int __wrap_rename(const char *from, const char *to)
+{
+	note_op("rename", from, to);
+	return __real_rename(from, to);
+}
 
 static int hook(void *opaque, const struct iovec *iov, unsigned int niov,
 		uint32_t type)
@@ -1639,6 +1696,7 @@ static char state_file[128];
 
 static void setup_state(void)
 {
+	fileops[0] = 0;
 	strcpy(state_tmpl, "/tmp/va-test-state.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(state_tmpl));
 	/* A directory that does not exist yet: the core makes it. */
@@ -1700,6 +1758,25 @@ START_TEST(test_state_restored_after_restart)
 	negotiate(SESS);
 	ck_assert_uint_eq(restores, 2);
 	ck_assert_str_eq(restored, "pairs=2");
+}
+END_TEST
+
+/*
+ * The state must outlive the driver domain, not only the daemon: the
+ * file's bytes synced before the rename puts them in place, and the
+ * directory synced after it (a driver domain destroyed after a save
+ * without them could come back with the old state, or none).
+ */
+START_TEST(test_state_durable)
+{
+	char expect[3 * PATH_MAX];
+
+	negotiate(SESS);
+	fileops[0] = 0;
+	ck_assert_int_eq(va_dev_state_save(dev, "pairs=2", 7), 0);
+	snprintf(expect, sizeof(expect), "sync %s.tmp\nrename %s.tmp %s\nsync %s\n",
+		 state_file, state_file, state_file, state_dir);
+	ck_assert_str_eq(fileops, expect);
 }
 END_TEST
 
@@ -1834,6 +1911,7 @@ static Suite *device_suite(void)
 	tcase_add_checked_fixture(tc, setup_state, teardown_state);
 	tcase_add_test(tc, test_state_restored_after_restart);
 	tcase_add_test(tc, test_state_other_session_discarded);
+	tcase_add_test(tc, test_state_durable);
 	tcase_add_test(tc, test_state_bad_file_ignored);
 	tcase_add_test(tc, test_state_none_without_restore);
 	suite_add_tcase(s, tc);

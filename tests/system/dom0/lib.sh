@@ -91,12 +91,12 @@ wait_file() {
 		sleep 0.2
 	done
 }
-# wait_gone SECONDS: until the domU has powered off.
+# wait_gone SECONDS [DOMAIN]: until the domU (default $NAME) has powered off.
 wait_gone() {
 	i=0
-	while xl list "$NAME" >/dev/null 2>&1; do
+	while xl list "${2:-$NAME}" >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -lt $(($1 * 5)) ] || die "$NAME did not power off"
+		[ $i -lt $(($1 * 5)) ] || die "${2:-$NAME} did not power off"
 		sleep 0.2
 	done
 }

@@ -53,6 +53,14 @@ start_blkd() {
 truncate -s 256M "$IMG" || die "image"
 start_blkd /tmp/blkd.log
 
+# A hold time out of range is refused, with the reason in the log.
+for h in 0 86401; do
+	insmod /modules/virtio_argo.ko devices=0:$PORT:$DRIVER_PORT hold_s=$h 2>/dev/null &&
+		die "virtio_argo loaded with hold_s=$h"
+	dmesg | grep -q "virtio_argo: hold_s $h out of range" ||
+		die "no 'hold_s $h out of range' in the kernel log"
+done
+step "virtio_argo refuses hold_s=0 and hold_s=86401"
 insmod /modules/virtio_argo.ko devices=0:$PORT:$DRIVER_PORT ||
 	die "insmod virtio_argo"
 i=0

@@ -1,17 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# /init of stage 7's small domUs (tests/system/dom0/stage7.sh), under Xen
-# with FLASK enforcing our policy (config/flask/).  va_flask= on the kernel
-# command line names the part:
-#   driver  (va_driver_t) va-flask-peer serve: echoes its guest's messages
-#   guest   (va_guest_t)  va-flask-peer ping: two rounds of 16 echoed
-#           messages, the second once dom0 says so
-#   other   (Xen's domU_t) va-flask-peer deny: -EACCES from registering a
-#           ring towards the driver domain and from sending to it
-# dom0 hands out the domain ids through XenStore (data/va-peer in this
-# domain's own directory; data/va-round for the guest's second round).
-# Markers on the console, which xenconsoled logs in dom0:
-# "FLASK-<part>: ..." and "FLASK-<part>: PASS" or "FLASK-<part>: FAILED: why".
+# /init of stage 7's refused domain va-fother (tests/system/dom0/stage6.sh
+# with VA_FLASK=1), under Xen with FLASK enforcing our policy
+# (config/flask/) and labelled with Xen's domU_t, to which the policy gives
+# no Argo: va-flask-peer deny must get exactly -EACCES from registering a
+# ring towards the driver domain and from sending to consoled's port
+# there.  dom0 hands out the driver domain's id through XenStore
+# (data/va-peer in this domain's own directory).  va_flask=other on the
+# kernel command line names the part (the only one).  Markers on the
+# console, which xenconsoled logs in dom0: "FLASK-other: ..." and
+# "FLASK-other: PASS" or "FLASK-other: FAILED: why".
 PORT=0x5641f000
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -44,23 +42,10 @@ insmod /modules/virtio_argo_core.ko || die "insmod virtio_argo_core"
 say "up, waiting for data/va-peer"
 peer=$(key va-peer)
 [ -n "$peer" ] || die "data/va-peer empty"
-case $part in
-driver)
-	va-flask-peer serve "$peer" $PORT || die "va-flask-peer serve"
-	;;
-guest)
-	{ key va-round >/dev/null; echo go; } |
-		va-flask-peer ping "$peer" $PORT 16 2 || die "va-flask-peer ping"
-	;;
-other)
-	# Debian's 6.1 privcmd blocks every hypercall of a domU that is no
-	# device model ("No target domain found") unless told otherwise.
-	insmod /modules/xen-privcmd.ko unrestricted=1 || die "insmod xen-privcmd"
-	va-flask-peer deny "$peer" $PORT || die "va-flask-peer deny"
-	;;
-*)
-	die "va_flask=$part: no such part"
-	;;
-esac
+[ "$part" = other ] || die "va_flask=$part: no such part"
+# Debian's 6.1 privcmd blocks every hypercall of a domU that is no device
+# model ("No target domain found") unless told otherwise.
+insmod /modules/xen-privcmd.ko unrestricted=1 || die "insmod xen-privcmd"
+va-flask-peer deny "$peer" $PORT || die "va-flask-peer deny"
 say PASS
 poweroff -f
