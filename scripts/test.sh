@@ -16,8 +16,11 @@
 #      stage 4, an xl-created domU's stock virtio_net served by
 #      virtio-argo-netd in dom0; stage 5, its stock virtio_console (one
 #      vCPU) served by virtio-argo-consoled in dom0; stage xs, a guest
-#      that finds its disk in XenStore and follows it; stage 7, a boot of
-#      Xen with FLASK enforcing config/flask's policy
+#      that finds its disk in XenStore and follows it; stage 6, a guest
+#      served by the three daemons in a driver domain that is not dom0,
+#      across that domain's destruction and re-creation; stage 7, stage 6
+#      again in a boot of Xen with FLASK enforcing config/flask's policy,
+#      with a domain the policy refuses
 # and closes with one line "N passed, N failed, N skipped".
 #
 #   scripts/test.sh [--no-sanitize] [--no-kernel] [--no-system] [--no-skip]
@@ -187,11 +190,11 @@ if [ "$kernel" = 1 ]; then
 fi
 
 if [ "$system" = 1 ]; then
-	note "real Xen with Argo under QEMU: stages 0-3 (blk, a hostile peer), 4 (virtio_net), 5 (virtio_console), xs (XenStore discovery), 7 (FLASK)"
+	note "real Xen with Argo under QEMU: stages 0-3 (blk, a hostile peer), 4 (virtio_net), 5 (virtio_console), xs (XenStore discovery), 6 (a driver domain), 7 (FLASK)"
 	if tests/system/run.sh build-xen; then
-		pass "xen stages 0-3: argo core, /dev/argo; virtio_blk over virtio_argo in dom0 and in a domU, blkd --transport xen; a hostile peer"
+		pass "xen stages 0-7 and xs: argo core, /dev/argo; virtio_blk, virtio_net and virtio_console over virtio_argo served from dom0 and from a driver domain; a hostile peer; XenStore discovery; FLASK"
 	else
-		fail "xen stages 0-3 (logs in build-xen/)"
+		fail "xen stages 0-7 and xs (logs in build-xen/)"
 	fi
 fi
 
