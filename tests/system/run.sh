@@ -317,7 +317,8 @@ cp "$src/tests/system/domU/console.sh" "$urd/"
 
 # Stage 6's driver domain (tests/system/driver/): the argo core, the
 # three daemons, xenstore-read and -write (XenStore is dom0's, reached
-# through /dev/xen/xenbus), blkfront for its disk, tun and bridge.
+# through /dev/xen/xenbus), blkfront for its disks, ext4 for the state
+# disk, tun and bridge.
 drd=$work/initrd-driver
 new_rd "$drd"
 for d in blk/virtio-argo-blkd net/virtio-argo-netd console/virtio-argo-consoled; do
@@ -350,9 +351,10 @@ done
 for b in read write ls list exists chmod rm; do
 	add_bin "$rd" "$xutils/usr/bin/xenstore-$b"
 done
-# Stage 6: the toolstack's keys for a driver domain and its guest
-# (config/), the loop device its
-# disk is and the hotplug script that hands it to xen-blkback.
+# Stages xs and 6: the toolstack's scripts that write a guest's device
+# keys and a driver domain's guest key (config/).  Stage 6: the loop
+# devices its driver domain's disks are, and the hotplug script that
+# hands them to xen-blkback.
 cp "$src/config/virtio-argo-xs-guest" "$src/config/virtio-argo-xs-devices" "$rd/bin/"
 add_modules "$rd" order.dd loop xen-blkback
 mkdir -p "$rd/etc/xen/scripts"
