@@ -23,10 +23,7 @@
 # ext4 on the disk's first 64 MiB, raw I/O after it.
 RAW_START=67108864
 
-for m in $(cat /modules/order.net) $(cat /modules/order.console); do
-	[ -d "/sys/module/$(echo "${m%.ko}" | tr - _)" ] ||
-		insmod "/modules/$m" || die "insmod $m"
-done
+insmod_all $(cat /modules/order.net) $(cat /modules/order.console)
 echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
 echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
 (dd if=/dev/urandom of=/tmp/g2d bs=1048576 count=16 2>/dev/null &&
