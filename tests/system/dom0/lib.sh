@@ -78,14 +78,6 @@ stop_clean() {
 	rc=$?
 	[ $rc = 0 ] || die "$1 exited with $rc after SIGTERM"
 }
-# insmod_all M.ko...: load the modules (files in /modules) in that order,
-# each unless it is loaded already (a stage after another in the boot).
-insmod_all() {
-	for m in "$@"; do
-		[ -d "/sys/module/$(echo "${m%.ko}" | tr - _)" ] ||
-			insmod "/modules/$m" || die "insmod $m"
-	done
-}
 # domid_of NAME
 domid_of() {
 	xl domid "$1" 2>/dev/null
@@ -117,7 +109,10 @@ toolstack_up() {
 		step "xenstored, xenconsoled already up"
 		return
 	fi
-	insmod_all $(cat /modules/order.xen)
+	for m in $(cat /modules/order.xen); do
+		[ -d "/sys/module/$(echo "${m%.ko}" | tr - _)" ] ||
+			insmod "/modules/$m" || die "insmod $m"
+	done
 	mkdir -p /proc/xen /dev/pts /var/run/xen /var/run/xenstored /var/lib/xen \
 		/var/lib/xenstored /var/log/xen/console /var/lock /etc/xen
 	mount -t xenfs xenfs /proc/xen || die "mount xenfs"

@@ -82,7 +82,10 @@ wait_pid() {
 }
 
 toolstack_up
-insmod_all $(cat /modules/order.net)
+for m in $(cat /modules/order.net); do
+	[ -d "/sys/module/$(echo "${m%.ko}" | tr - _)" ] ||
+		insmod "/modules/$m" || die "insmod $m"
+done
 [ -d /sys/module/virtio_argo_core ] || insmod /modules/virtio_argo_core.ko ||
 	die "insmod virtio_argo_core"
 echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6

@@ -130,7 +130,10 @@ if [ "$flask" = 1 ]; then
 	xl list -Z 0 | grep -q 'system_u:system_r:dom0_t' || die "dom0 is not dom0_t"
 	step "FLASK enforcing our policy; dom0 is dom0_t"
 fi
-insmod_all $(cat /modules/order.dd)
+for m in $(cat /modules/order.dd); do
+	[ -d "/sys/module/$(echo "${m%.ko}" | tr - _)" ] ||
+		insmod "/modules/$m" || die "insmod $m"
+done
 truncate -s 128M /tmp/dd.img || die "image"
 loop=$(losetup -f) || die "no free loop device"
 losetup $loop /tmp/dd.img || die "losetup $loop"

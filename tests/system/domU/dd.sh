@@ -23,7 +23,10 @@
 # ext4 on the disk's first 64 MiB, raw I/O after it.
 RAW_START=67108864
 
-insmod_all $(cat /modules/order.net) $(cat /modules/order.console)
+for m in $(cat /modules/order.net) $(cat /modules/order.console); do
+	[ -d "/sys/module/$(echo "${m%.ko}" | tr - _)" ] ||
+		insmod "/modules/$m" || die "insmod $m"
+done
 echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
 echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
 (dd if=/dev/urandom of=/tmp/g2d bs=1048576 count=16 2>/dev/null &&
