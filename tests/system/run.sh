@@ -56,8 +56,9 @@
 #            logged and change nothing; then the disk moves to another
 #            blkd, port and ring port while fio writes (blkd a frozen
 #            and killed with requests in flight): the guest follows,
-#            replays; then to another backend domain (itself, nothing
-#            served there) and back to dom0: every fio verify clean.
+#            replays; then, blkd b killed, to another backend domain
+#            (itself, nothing served there) and back to dom0 (blkd c):
+#            every fio verify clean, no answer dropped.
 #   stage 6  a driver domain that is not dom0: dom0 (the toolstack only)
 #            creates va-driver (tests/system/driver/: /dev/argo, blkd,
 #            netd, consoled; its disk a loop device given by xl; TAP in
@@ -129,6 +130,7 @@ case ",$stages," in
 esac
 mkdir -p "$work" "$cache"
 work=$(cd "$work" && pwd)
+rm -f "$work/why.txt" "$work/suspect.txt"
 
 for t in qemu-system-x86_64 busybox gcc cpio dpkg-source depmod mke2fs ldd \
 	$([ $flask = 0 ] || echo checkpolicy m4); do
@@ -428,7 +430,7 @@ log=
 failed=0
 expect() {
 	grep -aq "$1" "$log" && return 0
-	echo "run.sh: missing: $1"
+	echo "run.sh: missing: $1" | tee -a "$work/why.txt"
 	failed=1
 }
 # Every line that looks like trouble (the domU's console is in the log
@@ -442,10 +444,20 @@ no_warnings() {
 		failed=1
 	fi
 }
+# On failure, the serial log's tail and then, last (all that a reader of
+# the output's end may see), why: the FAILED markers of the stages and
+# domains and what expect() missed.
 verdict() {
 	if [ "$failed" = 1 ]; then
 		echo "---- tail of $log ----"
 		tail -n 60 "$log"
+		echo "---- why ----"
+		grep -a 'FAILED' "$log" | tr -d '\r' | awk '!seen[$0]++' | head -n 8
+		cat "$work/why.txt" 2>/dev/null
+		if [ -s "$work/suspect.txt" ]; then
+			echo "run.sh: $(wc -l <"$work/suspect.txt") log lines a clean run does not print, first:"
+			head -n 3 "$work/suspect.txt"
+		fi
 		echo "run.sh: FAIL (logs in $work)"
 		exit 1
 	fi

@@ -7,6 +7,10 @@
 # The domU prints "DOMU<run>: ..." markers on its console, which
 # xenconsoled writes to $CONSOLE.
 CONSOLE=/var/log/xen/console/guest-$NAME.log
+# Stages share domU names: what an earlier stage's domain wrote (its
+# FAILED marker too, which ends every wait below at once) must not count
+# here.  That stage printed its console already (die, or its teardown).
+[ ! -e "$CONSOLE" ] || : >"$CONSOLE"
 
 step() { echo "ATEST: $STAGE: $*"; }
 die() {

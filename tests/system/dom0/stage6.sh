@@ -148,8 +148,11 @@ sloop=$(losetup -f) || die "no free loop device"
 losetup $sloop /tmp/dd-state.img || die "losetup $sloop"
 sdisk="format=raw,vdev=xvdb,access=rw,backendtype=phy,script=va-block,target=$sloop"
 
-# Their markers on the serial console as they come (busybox tail -F).
-touch "$CONSOLE" "$DCONSOLE"
+# Their markers on the serial console as they come (busybox tail -F);
+# nothing of an earlier stage's domains of these names (lib.sh).
+: >"$DCONSOLE"
+: >"$OCONSOLE"
+touch "$CONSOLE"
 tail -F "$CONSOLE" "$DCONSOLE" 2>/dev/null | grep -a 'DOMU[a-z0-9]*: \|DRV[0-9]*: ' &
 tailer=$!
 driver_up 1

@@ -13,10 +13,11 @@
 # killed, blkd b serves the same image on PORT_B for the guest's ring
 # port RING_B (--driver-port), and the script points virtio-argo/0 there:
 # the guest moves (a new ring, renegotiation, replay).  Then a new
-# backend domid and back: the keys name the guest itself (a domain with
-# no device on that port: the ring towards it registers, the device does
-# not answer, I/O waits), then dom0:PORT_B again: a ring towards dom0
-# anew, replay.  The guest's fio rounds verify clean throughout
+# backend domid and back: blkd b is killed with requests in flight, the
+# keys name the guest itself (a domain with no device on that port: the
+# ring towards it registers, the device does not answer, I/O waits),
+# then dom0:PORT_B again, served by blkd c: a ring towards dom0 anew,
+# replay.  The guest's fio rounds verify clean throughout
 # (tests/system/domU/xs.sh).
 # Exit 0 when every step passed; the first failure ends it.
 PORT_A=0x5641b010
@@ -29,7 +30,7 @@ STAGE=stagexs
 LOGS="/tmp/xs-blkd-*.log /tmp/xl*.log"
 . /lib.sh
 stage_cleanup() {
-	kill_hard ${blkd_a:-} ${blkd_b:-}
+	kill_hard ${blkd_a:-} ${blkd_b:-} ${blkd_c:-}
 }
 # start_blkd NAME PORT [OPTIONS]: pid in $pid.
 start_blkd() {
@@ -108,21 +109,35 @@ guest_logs "backend moves from 0:$PORT_A to 0:$PORT_B (ring $RING_B)"
 guest_logs "now at backend 0:$PORT_B (ring $RING_B)"
 
 # Another partner domain and back (the path of a driver domain created
-# anew): the guest itself, where nothing serves PORT_X.
+# anew): the guest itself, where nothing serves PORT_X.  As for a driver
+# domain destroyed, blkd b ends first, with requests in flight: a key may
+# name a new address only once the old backend has stopped
+# (docs/protocol.md, section 11.8); an answer the guest had from blkd b
+# after it moved away would be dropped (the transport's counter, which
+# must stay 0).  blkd c serves PORT_B for the way back.
+kill -STOP $blkd_b
+sleep 1
+kill -KILL $blkd_b
+wait $blkd_b
+blkd_b=
 virtio-argo-xs-devices $NAME 0 $NAME $PORT_X $RING_X >/tmp/xs-script.log 2>&1 ||
 	die "virtio-argo-xs-devices: $(cat /tmp/xs-script.log)"
 guest_logs "now at backend $id:$PORT_X (ring $RING_X)"
+start_blkd c $PORT_B --driver-port $RING_B
+blkd_c=$pid
 virtio-argo-xs-devices $NAME 0 Domain-0 $PORT_B $RING_B >/tmp/xs-script.log 2>&1 ||
 	die "virtio-argo-xs-devices: $(cat /tmp/xs-script.log)"
 guest_logs "backend moves from $id:$PORT_X to 0:$PORT_B (ring $RING_B)"
 wait_for 300 'DOMUxs: PASS'
-grep -q "domain $NAME is dom$id" /tmp/xs-blkd-b.log || die "blkd b did not serve $NAME"
-step "the guest moved to blkd b (port $PORT_B, ring $RING_B), to dom$id and back: fio verified clean, requests replayed"
+for b in b c; do
+	grep -q "domain $NAME is dom$id" /tmp/xs-blkd-$b.log || die "blkd $b did not serve $NAME"
+done
+step "the guest moved to blkd b (port $PORT_B, ring $RING_B), to dom$id (blkd b killed) and back to blkd c: fio verified clean, requests replayed"
 
 # Teardown.
 wait_gone 20
-stop_clean "blkd b" $blkd_b
-blkd_b=
+stop_clean "blkd c" $blkd_c
+blkd_c=
 rmmod virtio_argo_core || die "rmmod virtio_argo_core"
 grep -i 'error\|warning\|protocol violation' /tmp/xs-blkd-*.log && die "a blkd logged trouble"
 show_console

@@ -9,8 +9,8 @@
 #   - fio rounds with crc32c verify, one after the other, until the
 #     transport's counters show three moves (dom0 first writes malformed
 #     values and removes the keys: the rounds go on against the first
-#     blkd; then blkd b, this domain itself, blkd b again), then one
-#     more round: no I/O error, every verify clean;
+#     blkd; then blkd b, this domain itself, blkd c on b's port), then
+#     one more round: no I/O error, every verify clean;
 #   - counters: three moves, renegotiations, requests replayed, nothing
 #     dropped, no violation, not broken; rmmod with the watch in place.
 say "insmod virtio_argo devices=xenstore"
