@@ -244,7 +244,13 @@ static int sync_dir(const char *path)
 	return r;
 }
 
-static int state_write(struct va_dev *dev)
+/*
+ * The state file written and put in place: 0, or -errno with `*what`
+ * saying how far it got (the directory's sync failing leaves the new
+ * file in place, which a restarted daemon of this domain reads, but maybe
+ * not after the domain's end).
+ */
+static int state_write(struct va_dev *dev, const char **what)
 {
 	struct state_hdr h;
 	char *tmp;
@@ -259,6 +265,7 @@ static int state_write(struct va_dev *dev)
 	h.domid = dev->st.domid;
 	h.len = dev->st.len;
 	h.check = state_check(&h, dev->st.data);
+	*what = "not written";
 	if (asprintf(&tmp, "%s.tmp", dev->st.path) < 0)
 		return -ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -274,10 +281,12 @@ static int state_write(struct va_dev *dev)
 			r = -errno;
 		if (!r && rename(tmp, dev->st.path) < 0)
 			r = -errno;
-		if (r)
+		if (r) {
 			unlink(tmp);
-		else
+		} else {
 			r = sync_dir(dev->st.path);
+			*what = "written, but its directory not synced";
+		}
 	}
 	free(tmp);
 	return r;
@@ -285,6 +294,7 @@ static int state_write(struct va_dev *dev)
 
 int va_dev_state_save(struct va_dev *dev, const void *data, uint32_t len)
 {
+	const char *what;
 	uint8_t *copy;
 	int r;
 
@@ -304,10 +314,10 @@ int va_dev_state_save(struct va_dev *dev, const void *data, uint32_t len)
 	if (!dev->st.path)
 		return 0;
 	errno = 0;
-	r = state_write(dev);
+	r = state_write(dev, &what);
 	if (r < 0)
 		va_log_ratelimited(&dev->rl_log, VA_LOG_WARN,
-				   "%s: state file %s not written: %s",
-				   dev->name, dev->st.path, strerror(-r));
+				   "%s: state file %s %s: %s",
+				   dev->name, dev->st.path, what, strerror(-r));
 	return r;
 }
