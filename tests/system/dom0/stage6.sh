@@ -167,7 +167,7 @@ labelled $NAME va_guest_t
 /bin/virtio-argo-xs-guest $DRV $NAME || die "virtio-argo-xs-guest $DRV $NAME"
 [ "$(xenstore-read /local/domain/$drv/virtio-argo/guest/$NAME)" = "$guest" ] ||
 	die "no key for $NAME in $DRV's subtree"
-wait_drv 60 "DRV1: daemons registered: dom$guest"
+wait_drv 180 "DRV1: daemons registered: dom$guest"
 devices_to_driver
 xl unpause $NAME || die "xl unpause $NAME"
 step "xl create -p: $NAME is dom$guest$lab; $DRV's daemons found it by name and registered; unpaused"
@@ -180,7 +180,7 @@ step "fio verify, ext4: $(sed -n 's/.*DOMUdd1: ext4: //p' "$CONSOLE")"
 wait_for 120 'DOMUdd1: ping the driver domain'
 step "$(sed -n 's/.*DOMUdd1: \(ping the driver domain.*\)/\1/p' "$CONSOLE")"
 wait_for 300 'DOMUdd1: d2g sha256'
-wait_drv 60 'DRV1: g2d sha256'
+wait_drv 180 'DRV1: g2d sha256'
 for w in g2d d2g; do
 	a=$(sum_of DRV1 $w "$DCONSOLE")
 	b=$(sum_of DOMUdd1 $w "$CONSOLE")
@@ -206,11 +206,11 @@ if [ "$flask" = 1 ]; then
 	[ -n "$oth" ] || die "no domain $OTHER after xl create"
 	labelled $OTHER domU_t
 	xenstore-write /local/domain/$oth/data/va-peer $drv || die "xenstore-write va-peer"
-	wait_text 120 'FLASK-other: PASS' $OCONSOLE
+	wait_text 300 'FLASK-other: PASS' $OCONSOLE
 	grep -q "register towards dom$drv: -EACCES" $OCONSOLE &&
 		grep -q "sendv to dom$drv: -EACCES" $OCONSOLE ||
 		die "dom$oth's refusals are not both -EACCES"
-	wait_gone 30 $OTHER
+	wait_gone 120 $OTHER
 	step "$OTHER (dom$oth$lab): registering a ring towards $DRV and sending to it: -EACCES"
 	# Xen's console: the two denials, the send's rejection, nothing else.
 	xl dmesg >/tmp/xl6-dmesg.log 2>&1 || die "xl dmesg"
@@ -231,7 +231,7 @@ fi
 
 wait_for 120 'DOMUdd1: WRITING'
 drv_cmd check
-wait_drv 60 "DRV1: daemons' logs clean"
+wait_drv 180 "DRV1: daemons' logs clean"
 step "the transport's counters clean; $DRV's daemons logged no trouble"
 
 # The driver domain is destroyed while the guest writes.
@@ -256,7 +256,7 @@ step "$NAME lives on (heartbeat $a0 -> $a1 in 10 s), its writes stall (WROTE $w0
 driver_up 2
 [ "$drv" != "$drv1" ] || die "$DRV has its old domid $drv1"
 /bin/virtio-argo-xs-guest $DRV $NAME || die "virtio-argo-xs-guest $DRV $NAME"
-wait_drv 60 "DRV2: daemons registered: dom$guest"
+wait_drv 180 "DRV2: daemons registered: dom$guest"
 devices_to_driver
 step "keys rewritten: $NAME's devices to dom$drv, $DRV's daemons registered for dom$guest"
 wait_drv 300 'DRV2: consoled: state of driver session'
@@ -269,13 +269,13 @@ wait_for 120 'DOMUdd1: after the move: ping'
 step "after the move: fio verify, e2fsck -fn, run 1's checksums, ping"
 wait_for 120 'DOMUdd1: SHELL-READY'
 drv_cmd console
-wait_drv 120 'DRV2: console: VA-CONS-42 va_run=dd1'
+wait_drv 240 'DRV2: console: VA-CONS-42 va_run=dd1'
 step "a command through consoled's socket in the new $DRV ran in $NAME's shell on hvc1"
 wait_for 120 'DOMUdd1: PASS'
 grep 'DOMUdd1: virtio-argo\.[0-9]: ' "$CONSOLE" | tr -d '\r'
 step "$(sed -n 's/.*DOMUdd1: \(kernel log: .*\)/\1/p' "$CONSOLE" | tr -d '\r')"
 drv_cmd check
-wait_drv 60 "DRV2: daemons' logs clean"
+wait_drv 180 "DRV2: daemons' logs clean"
 step "the new $DRV's daemons logged no trouble"
 
 if [ "$flask" = 1 ]; then
@@ -287,7 +287,7 @@ if [ "$flask" = 1 ]; then
 fi
 
 # Teardown.
-wait_gone 30
+wait_gone 120
 xl destroy $DRV >/tmp/xl6-destroy2.log 2>&1 || die "xl destroy $DRV"
 kill $tailer
 tailer=

@@ -42,7 +42,7 @@ i=0
 until [ -b /dev/vda ] &&
 	ls -d /sys/devices/platform/virtio-argo.2/virtio[0-9]*/virtio-ports/vport* >/dev/null 2>&1; do
 	i=$((i + 1))
-	[ $i -lt 600 ] || die "no /dev/vda or no console port on virtio-argo.2"
+	[ $i -lt 1800 ] || die "no /dev/vda or no console port on virtio-argo.2 within 180 s"
 	sleep 0.1
 done
 path=$(readlink -f /sys/block/vda)
@@ -97,7 +97,7 @@ ip link set $ifc up || die "ip link set $ifc up"
 i=0
 until [ "$(cat /sys/class/net/$ifc/carrier 2>/dev/null)" = 1 ]; do
 	i=$((i + 1))
-	[ $i -lt 300 ] || die "$ifc: no carrier"
+	[ $i -lt 1200 ] || die "$ifc: no carrier within 120 s"
 	sleep 0.1
 done
 ping -c 3 -W 10 10.99.1.1 >/tmp/ping.out 2>&1 ||
