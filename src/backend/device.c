@@ -428,6 +428,11 @@ uint16_t va_dev_guest(const struct va_dev *dev)
 	return dev->guest;
 }
 
+uint16_t va_dev_self_domid(const struct va_dev *dev)
+{
+	return dev->argo ? va_argo_self_domid(dev->argo) : 0;
+}
+
 uint32_t va_dev_port(const struct va_dev *dev)
 {
 	return dev->port;

@@ -180,6 +180,8 @@ void *va_dev_opaque(const struct va_dev *dev);
 struct va_loop *va_dev_loop(const struct va_dev *dev);
 const char *va_dev_name(const struct va_dev *dev);
 uint16_t va_dev_guest(const struct va_dev *dev);
+/* The domain the device runs in (0 without Argo, as in the unit tests). */
+uint16_t va_dev_self_domid(const struct va_dev *dev);
 uint32_t va_dev_port(const struct va_dev *dev);
 
 /*

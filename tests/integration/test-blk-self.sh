@@ -6,14 +6,15 @@
 # cannot coexist. Without a distinct driver port blkd refuses to start
 # with a message that says why. Data written through the FUSE file is read
 # back from the image itself.  Also: --domain (a XenStore name) is refused
-# on the simulator with a message, and together with --domid.
+# on the simulator with a message, and together with --domid.  And the
+# warning for a write-back cache outside dom0.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/blk-lib.sh"
 
 [ "$(id -u)" = 0 ] || va_skip "needs root (FUSE for other users)"
 [ -c /dev/fuse ] || va_skip "no /dev/fuse"
 va_need "$VA_BLKD"
-va_start_sim
+va_start_sim --domains 3,5
 
 img=$VA_TMP/disk.img
 truncate -s 64M "$img"
@@ -42,6 +43,29 @@ rc=$?
 [ $rc = 2 ] || va_fail "--domid with --domain: rc $rc, not 2"
 grep -q 'exclude each other' "$VA_TMP/both.log" || va_fail "no message for --domid with --domain"
 
+# A write-back cache in a domain other than dom0 (a driver domain, which
+# can end while its guests live on) would lose acknowledged writes with
+# it, and a guest's flush after that would reach the next backend: blkd
+# warns at start with what to use instead; not with --cache none or
+# writethrough, not in dom0 (below), not read-only.
+for c in writeback none writethrough ro; do
+	opt="--cache $c"
+	[ $c != writeback ] || opt=
+	[ $c != ro ] || opt=--readonly
+	"$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim --self-domid 3 --domid 5 \
+		--port $((VA_BLK_PORT + 8)) --image "$img" $opt >"$VA_TMP/cache-$c.log" 2>&1 &
+	pid=$!
+	va_grep "$VA_TMP/cache-$c.log" 'serving' || va_fail "blkd in dom3 ($c) did not start"
+	kill -TERM $pid
+	wait $pid || va_fail "blkd in dom3 ($c) did not exit 0 on SIGTERM"
+	if [ $c = writeback ]; then
+		grep -q 'warning: blk: --cache writeback in dom3, which can end while its guests live on.*use --cache none (a block device) or writethrough' \
+			"$VA_TMP/cache-$c.log" || { cat "$VA_TMP/cache-$c.log"; va_fail "no warning for writeback in dom3"; }
+	elif grep 'warning' "$VA_TMP/cache-$c.log"; then
+		va_fail "a warning with $c in dom3"
+	fi
+done
+
 va_bg blkd "$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim --domid 0 \
 	--driver-port "$drv" --image "$img"
 VA_BLKD_PID=$VA_PID
@@ -64,4 +88,5 @@ va_stop_fuse
 va_stop "$VA_BLKD_PID"
 cmp -n 8388608 "$VA_TMP/data" "$img" --ignore-initial=0:3145728 ||
 	va_fail "the image does not hold what was written"
+grep 'warning' "$VA_TMP/blkd.log" && va_fail "a warning from blkd in dom0"
 va_log "PASS: dom0 served itself (device port $VA_BLK_PORT, driver port $(printf %#x "$drv"))"

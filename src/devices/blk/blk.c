@@ -961,6 +961,20 @@ int blk_attach(struct blk *b, struct va_dev *dev, struct va_loop *loop)
 	int r;
 
 	b->dev = dev;
+	/*
+	 * A write-back cache in the page cache of a domain that can end
+	 * while its guests live on (a driver domain, anything but dom0) dies
+	 * with it, writes it acknowledged included; the guest's next flush
+	 * reaches the backend that replaces it, which never had them, and
+	 * succeeds (docs/deployment.md, 10.8).  Say so at start.
+	 */
+	if (b->opts.cache == BLK_CACHE_WRITEBACK && !b->direct &&
+	    !b->opts.readonly && va_dev_self_domid(dev) != 0)
+		va_warn("blk: --cache writeback in dom%u, which can end while "
+			"its guests live on: writes acknowledged but not yet "
+			"flushed would end with it, and a guest's flush after "
+			"that would not cover them; use --cache none (a block "
+			"device) or writethrough", va_dev_self_domid(dev));
 	if (!loop)
 		return 0;
 	r = va_loop_add_fd(loop, blk_engine_fd(b->engine), EPOLLIN, on_event, b);

@@ -119,12 +119,14 @@ done
 beat=$!
 # While dom0 destroys the driver domain and creates it again, two writers:
 # O_DIRECT writes of 256 KiB to the raw part (WROTE n, each block's
-# sha256 kept), and files on the mounted ext4.  Both fsync before they
-# count a write as done: the device has a write-back cache (blkd's
-# default), and a write it acknowledged but was never asked to flush may
-# be lost with the driver domain, as with a disk's cache at power loss
-# (without the fsync the last blocks before the destroy read back old
-# data).  The writers stall; the transport holds their requests (hold_s,
+# sha256 kept), and files on the mounted ext4, each fsync'd as a program
+# that counts on it would.  blkd in the driver domain runs with --cache
+# none: every write it acknowledged is in the disk's back-end in dom0.
+# (With a write-back cache there, writes it acknowledged died with the
+# driver domain, and the fsync after the move, served by the new one,
+# did not cover them: in one CI run the block being written at the
+# destroy read back wrong although its dd with conv=fsync succeeded.)
+# The writers stall; the transport holds their requests (hold_s,
 # longer than the driver domain takes to come back) and replays them to
 # the new driver domain once the toolstack has moved the devices there
 # (each device's "moves").  Nothing may fail; every block and file must
