@@ -779,6 +779,17 @@ static int setup_block_size(struct blk *b)
 	return 0;
 }
 
+/* O_DIRECT on the open image: 0, or -errno (its file system has none). */
+static int set_direct(struct blk *b)
+{
+	int fl = fcntl(b->fd, F_GETFL);
+
+	if (fl < 0 || fcntl(b->fd, F_SETFL, fl | O_DIRECT) < 0)
+		return -errno;
+	b->direct = true;
+	return 0;
+}
+
 static int setup_engine(struct blk *b)
 {
 	const struct blk_opts *o = &b->opts;
@@ -794,15 +805,10 @@ static int setup_engine(struct blk *b)
 	    (r == -ENOSYS || r == -EPERM)) {
 		va_notice("blk: io_uring unavailable (%s); using the aio engine "
 			  "with O_DIRECT", strerror(-r));
-		if (!b->direct) {
-			int fl = fcntl(b->fd, F_GETFL);
-
-			if (fl < 0 || fcntl(b->fd, F_SETFL, fl | O_DIRECT) < 0) {
-				va_err("blk: image %s: O_DIRECT not supported, "
-				       "which the aio engine needs", o->image);
-				return -EINVAL;
-			}
-			b->direct = true;
+		if (!b->direct && set_direct(b) < 0) {
+			va_err("blk: image %s: O_DIRECT not supported, "
+			       "which the aio engine needs", o->image);
+			return -EINVAL;
 		}
 		b->engine_kind = BLK_ENGINE_AIO;
 		r = blk_engine_new(BLK_ENGINE_AIO, b->fd, depth, b->worker,
@@ -886,12 +892,10 @@ int blk_new(const struct blk_opts *opts, struct blk **ret)
 		goto fail;
 	b->wce = b->opts.cache != BLK_CACHE_WRITETHROUGH;
 	update_cache_mode(b);
-	va_info("blk: %s: %llu sectors, block size %u, %s engine, %s%s",
+	va_info("blk: %s: %llu sectors, block size %u, %s engine, cache %s%s",
 		b->opts.image, (unsigned long long)b->capacity, b->block_size,
-		blk_engine_name(b->engine),
-		b->opts.cache == BLK_CACHE_NONE ? "cache none" :
-		b->opts.cache == BLK_CACHE_WRITETHROUGH ? "writethrough" :
-		"writeback", b->opts.readonly ? ", read-only" : "");
+		blk_engine_name(b->engine), blk_cache_name(b->opts.cache),
+		b->opts.readonly ? ", read-only" : "");
 	*ret = b;
 	return 0;
 
@@ -956,6 +960,39 @@ void blk_dev_info(const struct blk *b, struct va_dev_info *ret)
 	ret->max_in = b->max_data + 1;
 }
 
+const char *blk_cache_name(enum blk_cache c)
+{
+	switch (c) {
+	case BLK_CACHE_WRITEBACK:	return "writeback";
+	case BLK_CACHE_WRITETHROUGH:	return "writethrough";
+	case BLK_CACHE_NONE:		return "none";
+	case BLK_CACHE_AUTO:		return "auto";
+	}
+	return "?";
+}
+
+/* --cache auto, now that the domain it runs in is known (blk.h). */
+static void resolve_cache(struct blk *b, uint16_t self)
+{
+	if (self == 0) {
+		b->opts.cache = BLK_CACHE_WRITEBACK;
+		va_notice("blk: cache writeback (auto: dom0, whose end is its guests' end)");
+	} else if (b->direct || (b->is_blkdev && set_direct(b) == 0)) {
+		b->opts.cache = BLK_CACHE_NONE;
+		va_notice("blk: cache none (auto: dom%u can end while its guests "
+			  "live on; %s)", self, b->is_blkdev ?
+			  "the image is a block device" : "the aio engine's O_DIRECT");
+	} else {
+		b->opts.cache = BLK_CACHE_WRITETHROUGH;
+		b->wce = false;
+		update_cache_mode(b);
+		va_dev_config_update(b->dev);
+		va_notice("blk: cache writethrough (auto: dom%u can end while its "
+			  "guests live on; the image is a %s)", self,
+			  b->is_blkdev ? "block device without O_DIRECT" : "file");
+	}
+}
+
 int blk_attach(struct blk *b, struct va_dev *dev, struct va_loop *loop)
 {
 	int r;
@@ -966,10 +1003,13 @@ int blk_attach(struct blk *b, struct va_dev *dev, struct va_loop *loop)
 	 * while its guests live on (a driver domain, anything but dom0) dies
 	 * with it, writes it acknowledged included; the guest's next flush
 	 * reaches the backend that replaces it, which never had them, and
-	 * succeeds (docs/deployment.md, 10.8).  Say so at start.
+	 * succeeds (docs/deployment.md, 10.8).  The default avoids it; asked
+	 * for, it is said at start.
 	 */
-	if (b->opts.cache == BLK_CACHE_WRITEBACK && !b->direct &&
-	    !b->opts.readonly && va_dev_self_domid(dev) != 0)
+	if (b->opts.cache == BLK_CACHE_AUTO)
+		resolve_cache(b, va_dev_self_domid(dev));
+	else if (b->opts.cache == BLK_CACHE_WRITEBACK && !b->direct &&
+		 !b->opts.readonly && va_dev_self_domid(dev) != 0)
 		va_warn("blk: --cache writeback in dom%u, which can end while "
 			"its guests live on: writes acknowledged but not yet "
 			"flushed would end with it, and a guest's flush after "
