@@ -310,9 +310,12 @@ int va_argo_xen_open(const struct va_argo_opts *opts, struct va_argo **ret)
 	}
 	x->a.ops = &xen_ops;
 	x->a.transport = VA_TRANSPORT_XEN;
-	/* The kernel knows its domid in dom0 or from its domid= parameter. */
-	x->a.self_domid = info.self_domid != VA_ARGO_DOMID_ANY ?
-			  info.self_domid : opts->self_domid;
+	/*
+	 * The kernel knows its domid in dom0 or from its domid= parameter;
+	 * without it this is some other domain (VA_ARGO_DOMID_ANY), never
+	 * taken for dom0 (blkd's cache mode depends on it).
+	 */
+	x->a.self_domid = info.self_domid;
 	x->dev_fd = fd;
 	x->a.fd = fd;
 	xs_setup(x, info.self_domid == 0);

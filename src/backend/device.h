@@ -180,7 +180,9 @@ void *va_dev_opaque(const struct va_dev *dev);
 struct va_loop *va_dev_loop(const struct va_dev *dev);
 const char *va_dev_name(const struct va_dev *dev);
 uint16_t va_dev_guest(const struct va_dev *dev);
-/* The domain the device runs in (0 without Argo, as in the unit tests). */
+/* The domain the device runs in (0 without Argo, as in the unit tests;
+ * VA_ARGO_DOMID_ANY in a domain other than dom0 whose kernel was not told
+ * its domid). */
 uint16_t va_dev_self_domid(const struct va_dev *dev);
 uint32_t va_dev_port(const struct va_dev *dev);
 

@@ -6,7 +6,8 @@
 # the device must be in the backing file; a discard (fallocate punch-hole
 # on the guest's FUSE file) must reach the loop device as BLKDISCARD and
 # free the backing file's blocks; a write-zeroes (fallocate zero-range)
-# must read back as zeroes; and the partial-block case is refused.
+# must read back as zeroes; and the partial-block case is refused.  In a
+# domain other than dom0 the default cache mode opens it with O_DIRECT.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/blk-lib.sh"
 
@@ -14,12 +15,32 @@
 command -v losetup >/dev/null || va_skip "losetup missing (util-linux)"
 command -v fallocate >/dev/null || va_skip "fallocate missing (util-linux)"
 
-va_start_sim
+va_start_sim --domains 3,5
 backing=$VA_TMP/backing.img
 truncate -s 48M "$backing"
 loop=$(losetup -f --show -b 4096 "$backing") ||
 	va_skip "no loop device available (losetup: $loop)"
 va_at_exit "losetup -d '$loop' 2>/dev/null"
+
+# Outside dom0 (a driver domain, which can end while its guests live on)
+# the default cache for a block device is none: the image open with
+# O_DIRECT, so that what blkd acknowledged is below it and not in a page
+# cache that ends with the domain (docs/deployment.md, 10.8).
+"$VA_BLKD" --sim-socket "$VA_SOCK" --self-domid 3 --domid 5 \
+	--port $((VA_BLK_PORT + 8)) --image "$loop" >"$VA_TMP/dom3.log" 2>&1 &
+pid=$!
+va_grep "$VA_TMP/dom3.log" 'serving' || va_fail "blkd in dom3 did not start"
+grep -q 'blk: cache none (auto: dom3 can end while its guests live on; the image is a block device)' \
+	"$VA_TMP/dom3.log" || { cat "$VA_TMP/dom3.log"; va_fail "the default in dom3 is not none"; }
+direct=
+for f in /proc/$pid/fd/*; do
+	[ "$(readlink "$f")" = "$loop" ] || continue
+	flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$pid/fdinfo/${f##*/}")
+	(( flags & 040000 )) && direct=1
+done
+kill -TERM $pid
+wait $pid || va_fail "blkd in dom3 did not exit 0 on SIGTERM"
+[ -n "$direct" ] || va_fail "blkd in dom3 has $loop open without O_DIRECT"
 va_start_blkd blkd "$loop"
 
 "$VA_GUEST" --sim-socket "$VA_SOCK" --port "$VA_BLK_PORT" info \

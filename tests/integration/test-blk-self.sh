@@ -7,7 +7,7 @@
 # with a message that says why. Data written through the FUSE file is read
 # back from the image itself.  Also: --domain (a XenStore name) is refused
 # on the simulator with a message, and together with --domid.  And the
-# warning for a write-back cache outside dom0.
+# cache mode outside dom0: its default, and the warning for write-back.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/blk-lib.sh"
 
@@ -45,12 +45,14 @@ grep -q 'exclude each other' "$VA_TMP/both.log" || va_fail "no message for --dom
 
 # A write-back cache in a domain other than dom0 (a driver domain, which
 # can end while its guests live on) would lose acknowledged writes with
-# it, and a guest's flush after that would reach the next backend: blkd
-# warns at start with what to use instead; not with --cache none or
-# writethrough, not in dom0 (below), not read-only.
-for c in writeback none writethrough ro; do
+# it, and a guest's flush after that would reach the next backend.  The
+# default (auto) there is writethrough for a file (none for a block
+# device: test-blk-blockdev.sh); an explicit --cache writeback gets a
+# warning with what to use instead; none, writethrough and read-only get
+# none.  In dom0 the default is writeback (below).
+for c in auto writeback none writethrough ro; do
 	opt="--cache $c"
-	[ $c != writeback ] || opt=
+	[ $c != auto ] || opt=
 	[ $c != ro ] || opt=--readonly
 	"$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim --self-domid 3 --domid 5 \
 		--port $((VA_BLK_PORT + 8)) --image "$img" $opt >"$VA_TMP/cache-$c.log" 2>&1 &
@@ -65,6 +67,8 @@ for c in writeback none writethrough ro; do
 		va_fail "a warning with $c in dom3"
 	fi
 done
+grep -q 'blk: cache writethrough (auto: dom3 can end while its guests live on; the image is a file)' \
+	"$VA_TMP/cache-auto.log" || { cat "$VA_TMP/cache-auto.log"; va_fail "the default in dom3 is not writethrough"; }
 
 va_bg blkd "$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim --domid 0 \
 	--driver-port "$drv" --image "$img"
@@ -89,4 +93,6 @@ va_stop "$VA_BLKD_PID"
 cmp -n 8388608 "$VA_TMP/data" "$img" --ignore-initial=0:3145728 ||
 	va_fail "the image does not hold what was written"
 grep 'warning' "$VA_TMP/blkd.log" && va_fail "a warning from blkd in dom0"
+grep -q 'blk: cache writeback (auto: dom0' "$VA_TMP/blkd.log" ||
+	va_fail "the default in dom0 is not writeback"
 va_log "PASS: dom0 served itself (device port $VA_BLK_PORT, driver port $(printf %#x "$drv"))"

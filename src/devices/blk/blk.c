@@ -31,6 +31,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -779,6 +780,17 @@ static int setup_block_size(struct blk *b)
 	return 0;
 }
 
+/* O_DIRECT on the open image: 0, or -errno (its file system has none). */
+static int set_direct(struct blk *b)
+{
+	int fl = fcntl(b->fd, F_GETFL);
+
+	if (fl < 0 || fcntl(b->fd, F_SETFL, fl | O_DIRECT) < 0)
+		return -errno;
+	b->direct = true;
+	return 0;
+}
+
 static int setup_engine(struct blk *b)
 {
 	const struct blk_opts *o = &b->opts;
@@ -794,15 +806,10 @@ static int setup_engine(struct blk *b)
 	    (r == -ENOSYS || r == -EPERM)) {
 		va_notice("blk: io_uring unavailable (%s); using the aio engine "
 			  "with O_DIRECT", strerror(-r));
-		if (!b->direct) {
-			int fl = fcntl(b->fd, F_GETFL);
-
-			if (fl < 0 || fcntl(b->fd, F_SETFL, fl | O_DIRECT) < 0) {
-				va_err("blk: image %s: O_DIRECT not supported, "
-				       "which the aio engine needs", o->image);
-				return -EINVAL;
-			}
-			b->direct = true;
+		if (!b->direct && set_direct(b) < 0) {
+			va_err("blk: image %s: O_DIRECT not supported, "
+			       "which the aio engine needs", o->image);
+			return -EINVAL;
 		}
 		b->engine_kind = BLK_ENGINE_AIO;
 		r = blk_engine_new(BLK_ENGINE_AIO, b->fd, depth, b->worker,
@@ -886,12 +893,10 @@ int blk_new(const struct blk_opts *opts, struct blk **ret)
 		goto fail;
 	b->wce = b->opts.cache != BLK_CACHE_WRITETHROUGH;
 	update_cache_mode(b);
-	va_info("blk: %s: %llu sectors, block size %u, %s engine, %s%s",
+	va_info("blk: %s: %llu sectors, block size %u, %s engine, cache %s%s",
 		b->opts.image, (unsigned long long)b->capacity, b->block_size,
-		blk_engine_name(b->engine),
-		b->opts.cache == BLK_CACHE_NONE ? "cache none" :
-		b->opts.cache == BLK_CACHE_WRITETHROUGH ? "writethrough" :
-		"writeback", b->opts.readonly ? ", read-only" : "");
+		blk_engine_name(b->engine), blk_cache_name(b->opts.cache),
+		b->opts.readonly ? ", read-only" : "");
 	*ret = b;
 	return 0;
 
@@ -956,8 +961,54 @@ void blk_dev_info(const struct blk *b, struct va_dev_info *ret)
 	ret->max_in = b->max_data + 1;
 }
 
+const char *blk_cache_name(enum blk_cache c)
+{
+	switch (c) {
+	case BLK_CACHE_WRITEBACK:	return "writeback";
+	case BLK_CACHE_WRITETHROUGH:	return "writethrough";
+	case BLK_CACHE_NONE:		return "none";
+	case BLK_CACHE_AUTO:		return "auto";
+	}
+	return "?";
+}
+
+/* "domN", or what is known of a domain whose kernel was not told its id. */
+static const char *dom_name(uint16_t self, char *buf, size_t size)
+{
+	if (self == VA_ARGO_DOMID_ANY)
+		return "this domain (not dom0)";
+	snprintf(buf, size, "dom%u", self);
+	return buf;
+}
+
+/* --cache auto, now that the domain it runs in is known (blk.h). */
+static void resolve_cache(struct blk *b, uint16_t self)
+{
+	char who[16];
+
+	if (self == 0) {
+		b->opts.cache = BLK_CACHE_WRITEBACK;
+		va_notice("blk: cache writeback (auto: dom0, whose end is its guests' end)");
+	} else if (b->direct || (b->is_blkdev && set_direct(b) == 0)) {
+		b->opts.cache = BLK_CACHE_NONE;
+		va_notice("blk: cache none (auto: %s can end while its guests "
+			  "live on; %s)", dom_name(self, who, sizeof(who)), b->is_blkdev ?
+			  "the image is a block device" : "the aio engine's O_DIRECT");
+	} else {
+		b->opts.cache = BLK_CACHE_WRITETHROUGH;
+		b->wce = false;
+		update_cache_mode(b);
+		va_dev_config_update(b->dev);
+		va_notice("blk: cache writethrough (auto: %s can end while its "
+			  "guests live on; the image is a %s)", dom_name(self, who, sizeof(who)),
+			  b->is_blkdev ? "block device without O_DIRECT" : "file");
+	}
+}
+
 int blk_attach(struct blk *b, struct va_dev *dev, struct va_loop *loop)
 {
+	uint16_t self;
+	char who[16];
 	int r;
 
 	b->dev = dev;
@@ -966,15 +1017,19 @@ int blk_attach(struct blk *b, struct va_dev *dev, struct va_loop *loop)
 	 * while its guests live on (a driver domain, anything but dom0) dies
 	 * with it, writes it acknowledged included; the guest's next flush
 	 * reaches the backend that replaces it, which never had them, and
-	 * succeeds (docs/deployment.md, 10.8).  Say so at start.
+	 * succeeds (docs/deployment.md, 10.8).  The default avoids it; asked
+	 * for, it is said at start.
 	 */
-	if (b->opts.cache == BLK_CACHE_WRITEBACK && !b->direct &&
-	    !b->opts.readonly && va_dev_self_domid(dev) != 0)
-		va_warn("blk: --cache writeback in dom%u, which can end while "
+	self = va_dev_self_domid(dev);
+	if (b->opts.cache == BLK_CACHE_AUTO)
+		resolve_cache(b, self);
+	else if (b->opts.cache == BLK_CACHE_WRITEBACK && !b->direct &&
+		 !b->opts.readonly && self != 0)
+		va_warn("blk: --cache writeback in %s, which can end while "
 			"its guests live on: writes acknowledged but not yet "
 			"flushed would end with it, and a guest's flush after "
 			"that would not cover them; use --cache none (a block "
-			"device) or writethrough", va_dev_self_domid(dev));
+			"device) or writethrough", dom_name(self, who, sizeof(who)));
 	if (!loop)
 		return 0;
 	r = va_loop_add_fd(loop, blk_engine_fd(b->engine), EPOLLIN, on_event, b);

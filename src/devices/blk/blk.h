@@ -51,6 +51,14 @@ enum blk_cache {
 	BLK_CACHE_WRITEBACK,	/* page cache, WCE=1, FLUSH = fdatasync */
 	BLK_CACHE_WRITETHROUGH,	/* page cache, WCE=0, every write O_DSYNC */
 	BLK_CACHE_NONE,		/* O_DIRECT, WCE=1, FLUSH = fdatasync */
+	/*
+	 * The default: writeback in dom0, whose end is its guests' end too;
+	 * in any other domain (a driver domain ends while its guests live
+	 * on, and its page cache with it) none for a block device and
+	 * writethrough for a file.  Resolved in blk_attach, once the domain
+	 * is known; until then it is writeback.
+	 */
+	BLK_CACHE_AUTO,
 };
 
 struct blk_opts {
@@ -82,6 +90,8 @@ void blk_dev_info(const struct blk *b, struct va_dev_info *ret);
 const struct va_dev_ops *blk_dev_ops(void);
 /* Bind to the device and watch the engine's and worker's fds in loop. */
 int blk_attach(struct blk *b, struct va_dev *dev, struct va_loop *loop);
+/* "writeback", "writethrough", "none", "auto". */
+const char *blk_cache_name(enum blk_cache c);
 /* Stop watching the loop and forget the device (before freeing them). */
 void blk_detach(struct blk *b);
 /* SIGHUP: re-read the capacity; a change is announced (EVENT_CONFIG). */

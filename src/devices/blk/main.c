@@ -39,16 +39,15 @@ static const struct option blk_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* --cache given explicitly (for the check against --engine aio). */
-static bool cache_given;
-
 static void blk_usage(FILE *f)
 {
 	fprintf(f,
 "  --image PATH          image file or block device (required)\n"
 "  --readonly            read-only device (writes fail with IOERR)\n"
 "  --serial STR          serial number for GET_ID (at most %u bytes)\n"
-"  --cache MODE          writeback (default), writethrough, or none\n"
+"  --cache MODE          auto (default: writeback in dom0; elsewhere none\n"
+"                        for a block device, writethrough for a file),\n"
+"                        writeback, writethrough, or none\n"
 "                        (O_DIRECT; FLUSH honoured in every mode)\n"
 "  --block-size N        logical block size, 512 or 4096\n"
 "                        (default: the device's; 512 for files)\n"
@@ -76,8 +75,9 @@ static int blk_parse_opt(void *cfg, int opt, const char *arg)
 		bo->serial = arg;
 		return 0;
 	case OPT_CACHE:
-		cache_given = true;
-		if (!strcmp(arg, "writeback"))
+		if (!strcmp(arg, "auto"))
+			bo->cache = BLK_CACHE_AUTO;
+		else if (!strcmp(arg, "writeback"))
 			bo->cache = BLK_CACHE_WRITEBACK;
 		else if (!strcmp(arg, "writethrough"))
 			bo->cache = BLK_CACHE_WRITETHROUGH;
@@ -85,7 +85,7 @@ static int blk_parse_opt(void *cfg, int opt, const char *arg)
 			bo->cache = BLK_CACHE_NONE;
 		else
 			return va_daemon_bad_value("cache", arg,
-				"writeback, writethrough or none");
+				"auto, writeback, writethrough or none");
 		return 0;
 	case OPT_BLOCK_SIZE:
 		if (va_parse_u32(arg, 512, 4096, &v) < 0 ||
@@ -117,7 +117,7 @@ static int blk_check(void *cfg, const struct va_daemon_opts *o)
 		fprintf(stderr, PROG ": --image is required\n");
 		return -EINVAL;
 	}
-	if (cache_given && bo->cache == BLK_CACHE_WRITEBACK &&
+	if (bo->cache == BLK_CACHE_WRITEBACK &&
 	    bo->engine == BLK_ENGINE_AIO) {
 		fprintf(stderr, PROG ": --engine aio bypasses the page cache "
 			"(O_DIRECT): use --cache none or writethrough, not "
@@ -233,7 +233,7 @@ static const struct va_daemon_desc blkd = {
 int main(int argc, char **argv)
 {
 	struct blk_opts bo = {
-		.cache = BLK_CACHE_WRITEBACK,
+		.cache = BLK_CACHE_AUTO,
 		.engine = BLK_ENGINE_IO_URING,
 	};
 

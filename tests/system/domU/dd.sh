@@ -120,8 +120,9 @@ beat=$!
 # While dom0 destroys the driver domain and creates it again, two writers:
 # O_DIRECT writes of 256 KiB to the raw part (WROTE n, each block's
 # sha256 kept), and files on the mounted ext4, each fsync'd as a program
-# that counts on it would.  blkd in the driver domain runs with --cache
-# none: every write it acknowledged is in the disk's back-end in dom0.
+# that counts on it would.  blkd in the driver domain runs with cache
+# none (its default there): every write it acknowledged is in the disk's
+# back-end in dom0.
 # (With a write-back cache there, writes it acknowledged died with the
 # driver domain, and the fsync after the move, served by the new one,
 # did not cover them: in one CI run the block being written at the
