@@ -26,9 +26,10 @@ va_at_exit "losetup -d '$loop' 2>/dev/null"
 # the default cache for a block device is none: the image open with
 # O_DIRECT, so that what blkd acknowledged is below it and not in a page
 # cache that ends with the domain (docs/deployment.md, 10.8).
-"$VA_BLKD" --sim-socket "$VA_SOCK" --self-domid 3 --domid 5 \
-	--port $((VA_BLK_PORT + 8)) --image "$loop" >"$VA_TMP/dom3.log" 2>&1 &
-pid=$!
+va_bg dom3 "$VA_BLKD" --sim-socket "$VA_SOCK" --self-domid 3 --domid 5 \
+	--port $((VA_BLK_PORT + 8)) --image "$loop"
+pid=$VA_PID
+va_watch "$pid"
 va_grep "$VA_TMP/dom3.log" 'serving' || va_fail "blkd in dom3 did not start"
 grep -q 'blk: cache none (auto: dom3 can end while its guests live on; the image is a block device)' \
 	"$VA_TMP/dom3.log" || { cat "$VA_TMP/dom3.log"; va_fail "the default in dom3 is not none"; }
@@ -38,8 +39,7 @@ for f in /proc/$pid/fd/*; do
 	flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$pid/fdinfo/${f##*/}")
 	(( flags & 040000 )) && direct=1
 done
-kill -TERM $pid
-wait $pid || va_fail "blkd in dom3 did not exit 0 on SIGTERM"
+va_stop "$pid"
 [ -n "$direct" ] || va_fail "blkd in dom3 has $loop open without O_DIRECT"
 va_start_blkd blkd "$loop"
 

@@ -54,12 +54,11 @@ for c in auto writeback none writethrough ro; do
 	opt="--cache $c"
 	[ $c != auto ] || opt=
 	[ $c != ro ] || opt=--readonly
-	"$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim --self-domid 3 --domid 5 \
-		--port $((VA_BLK_PORT + 8)) --image "$img" $opt >"$VA_TMP/cache-$c.log" 2>&1 &
-	pid=$!
+	va_bg cache-$c "$VA_BLKD" --sim-socket "$VA_SOCK" --transport sim \
+		--self-domid 3 --domid 5 --port $((VA_BLK_PORT + 8)) --image "$img" $opt
+	va_watch "$VA_PID"
 	va_grep "$VA_TMP/cache-$c.log" 'serving' || va_fail "blkd in dom3 ($c) did not start"
-	kill -TERM $pid
-	wait $pid || va_fail "blkd in dom3 ($c) did not exit 0 on SIGTERM"
+	va_stop "$VA_PID"
 	if [ $c = writeback ]; then
 		grep -q 'warning: blk: --cache writeback in dom3, which can end while its guests live on.*use --cache none (a block device) or writethrough' \
 			"$VA_TMP/cache-$c.log" || { cat "$VA_TMP/cache-$c.log"; va_fail "no warning for writeback in dom3"; }
