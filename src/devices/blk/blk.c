@@ -981,18 +981,17 @@ static const char *dom_name(uint16_t self, char *buf, size_t size)
 	return buf;
 }
 
-/* --cache auto, now that the domain it runs in is known (blk.h). */
-static void resolve_cache(struct blk *b, uint16_t self)
+/* --cache auto, now that the domain it runs in (self, named who) is
+ * known (blk.h). */
+static void resolve_cache(struct blk *b, uint16_t self, const char *who)
 {
-	char who[16];
-
 	if (self == 0) {
 		b->opts.cache = BLK_CACHE_WRITEBACK;
 		va_notice("blk: cache writeback (auto: dom0, whose end is its guests' end)");
 	} else if (b->direct || (b->is_blkdev && set_direct(b) == 0)) {
 		b->opts.cache = BLK_CACHE_NONE;
 		va_notice("blk: cache none (auto: %s can end while its guests "
-			  "live on; %s)", dom_name(self, who, sizeof(who)), b->is_blkdev ?
+			  "live on; %s)", who, b->is_blkdev ?
 			  "the image is a block device" : "the aio engine's O_DIRECT");
 	} else {
 		b->opts.cache = BLK_CACHE_WRITETHROUGH;
@@ -1000,15 +999,16 @@ static void resolve_cache(struct blk *b, uint16_t self)
 		update_cache_mode(b);
 		va_dev_config_update(b->dev);
 		va_notice("blk: cache writethrough (auto: %s can end while its "
-			  "guests live on; the image is a %s)", dom_name(self, who, sizeof(who)),
+			  "guests live on; the image is a %s)", who,
 			  b->is_blkdev ? "block device without O_DIRECT" : "file");
 	}
 }
 
 int blk_attach(struct blk *b, struct va_dev *dev, struct va_loop *loop)
 {
-	uint16_t self;
-	char who[16];
+	uint16_t self = va_dev_self_domid(dev);
+	char buf[16];
+	const char *who = dom_name(self, buf, sizeof(buf));
 	int r;
 
 	b->dev = dev;
@@ -1020,16 +1020,15 @@ int blk_attach(struct blk *b, struct va_dev *dev, struct va_loop *loop)
 	 * succeeds (docs/deployment.md, 10.8).  The default avoids it; asked
 	 * for, it is said at start.
 	 */
-	self = va_dev_self_domid(dev);
 	if (b->opts.cache == BLK_CACHE_AUTO)
-		resolve_cache(b, self);
+		resolve_cache(b, self, who);
 	else if (b->opts.cache == BLK_CACHE_WRITEBACK && !b->direct &&
 		 !b->opts.readonly && self != 0)
 		va_warn("blk: --cache writeback in %s, which can end while "
 			"its guests live on: writes acknowledged but not yet "
 			"flushed would end with it, and a guest's flush after "
 			"that would not cover them; use --cache none (a block "
-			"device) or writethrough", dom_name(self, who, sizeof(who)));
+			"device) or writethrough", who);
 	if (!loop)
 		return 0;
 	r = va_loop_add_fd(loop, blk_engine_fd(b->engine), EPOLLIN, on_event, b);
